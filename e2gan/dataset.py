@@ -1,0 +1,128 @@
+"""The paired data format: a folder with ``manifest.jsonl`` (one JSON record per pair) and images.
+
+Record fields: ``key`` (content address), ``source``/``target`` (paths relative to the folder),
+``prompt``, ``teacher``, ``settings``, ``seed``, ``source_sha256`` (of the stored RGB source
+pixels), ``size``. Images are written atomically before their record is appended, and the record is
+one ``write`` + ``fsync``: a ``kill -9`` loses at most the pair in flight, and a torn last line is
+dropped (and reported) on the next open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from e2gan.io import atomic_save_image
+
+MANIFEST = "manifest.jsonl"
+
+
+def pair_key(source_sha256: str, teacher: str, settings: dict, prompt: str, seed: int) -> str:
+    """The content address of one teacher output: same inputs, same key, skip on rerun."""
+    blob = json.dumps([source_sha256, teacher, settings, prompt, int(seed)], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class PairRecord:
+    key: str
+    source: str
+    target: str
+    prompt: str
+    teacher: str
+    settings: dict
+    seed: int
+    source_sha256: str
+    size: list
+    source_name: str = ""
+    split: str = "train"
+
+
+class PairedDataset:
+    """A folder of (source, teacher-edited) pairs; appendable, resumable, filterable by prompt."""
+
+    def __init__(self, root: str | Path, create: bool = False):
+        self.root = Path(root)
+        self.manifest = self.root / MANIFEST
+        if not self.manifest.exists():
+            if not create:
+                raise FileNotFoundError(f"{self.root} is not an e2gan data set (no {MANIFEST}); make one with `e2gan teach --out {self.root}`")
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.manifest.touch()
+        self.records: list[PairRecord] = self._read()
+        self._keys = {r.key for r in self.records}
+
+    def _read(self) -> list[PairRecord]:
+        records = []
+        lines = self.manifest.read_bytes().split(b"\n")
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                records.append(PairRecord(**json.loads(line)))
+            except (json.JSONDecodeError, TypeError) as exc:
+                if i >= len(lines) - 2:  # a torn final line from a killed writer: drop it
+                    warnings.warn(f"{self.manifest}: dropped an incomplete last record (an interrupted run); it will be redone")
+                    self._truncate_to_valid(lines[:i])
+                    break
+                raise ValueError(f"{self.manifest} line {i + 1} is not a valid record ({exc}); fix or delete that line") from exc
+        return records
+
+    def _truncate_to_valid(self, good_lines):
+        from e2gan.io import atomic_write_bytes
+
+        atomic_write_bytes(self.manifest, b"".join(line + b"\n" for line in good_lines if line.strip()))
+
+    def __len__(self):
+        return len(self.records)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._keys
+
+    def prompts(self) -> list[str]:
+        return sorted({r.prompt for r in self.records})
+
+    def add(self, record: PairRecord, source: Image.Image, target: Image.Image) -> None:
+        """Write both images atomically, then append the record in one write."""
+        src_rel = f"sources/{record.source_sha256[:20]}.png"
+        tgt_rel = f"targets/{record.key[:20]}.png"
+        if not (self.root / src_rel).exists():
+            atomic_save_image(self.root / src_rel, source)
+        atomic_save_image(self.root / tgt_rel, target)
+        record.source, record.target = src_rel, tgt_rel
+        line = (json.dumps(record.__dict__, sort_keys=True) + "\n").encode()
+        fd = os.open(self.manifest, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.records.append(record)
+        self._keys.add(record.key)
+
+    def select(self, prompts=None, split: str | None = None) -> list[PairRecord]:
+        wanted = None if prompts is None else set([prompts] if isinstance(prompts, str) else prompts)
+        return [r for r in self.records if (wanted is None or r.prompt in wanted) and (split is None or r.split == split)]
+
+    def load_pairs(self, records: list[PairRecord], size: int | None = None):
+        """Records -> (sources, targets) uint8 tensors (N, 3, H, W), resized to ``size`` if given."""
+        if not records:
+            raise ValueError(f"no pairs selected from {self.root}; its prompts are {self.prompts()}")
+        srcs, tgts = [], []
+        for r in records:
+            s = Image.open(self.root / r.source).convert("RGB")
+            t = Image.open(self.root / r.target).convert("RGB")
+            if size is not None and s.size != (size, size):
+                s, t = s.resize((size, size), Image.LANCZOS), t.resize((size, size), Image.LANCZOS)
+            srcs.append(np.asarray(s))
+            tgts.append(np.asarray(t))
+        to_t = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
+        return to_t(srcs), to_t(tgts)

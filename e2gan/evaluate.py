@@ -1,0 +1,38 @@
+"""Step 4, Ship: how close a student is to its teacher, per concept, on held-out pairs."""
+
+from __future__ import annotations
+
+import torch
+
+from e2gan.dataset import PairedDataset
+from e2gan.engine import PairTensors
+from e2gan.metrics import fid_feature_extractor, frechet_distance, inception_features, paired_metrics
+from e2gan.stages import predict
+
+
+def evaluate(student, data, prompts=None, split: str | None = "test", size: int | None = None, fid: bool = False, prompt_override: str | None = None) -> dict:
+    """``{prompt: {"psnr", "ssim", "n", ["fid"]}}`` of the student's outputs against the teacher's.
+
+    ``prompt_override`` feeds the student another prompt than the pairs' (e.g. a base model without an
+    adapter, run on a held-out concept's prompt)."""
+    ds = PairedDataset(data)
+    prompts = prompts or ds.prompts()
+    prompts = [prompts] if isinstance(prompts, str) else prompts
+    extractor = fid_feature_extractor() if fid else None
+    out = {}
+    for prompt in prompts:
+        records = ds.select(prompt, split)
+        if not records:
+            continue
+        pairs = PairTensors.from_dataset(ds, records, size)
+        pred = predict(student, pairs.sources, prompt_override or prompt)
+        row = {**paired_metrics(pred, pairs.targets), "n": len(pairs)}
+        if extractor is not None:
+            row["fid"] = frechet_distance(inception_features(extractor, pred), inception_features(extractor, pairs.targets))
+        out[prompt] = row
+    return out
+
+
+def mean_metrics(per_prompt: dict) -> dict:
+    keys = sorted({k for v in per_prompt.values() for k in v if k != "n"})
+    return {k: float(torch.tensor([v[k] for v in per_prompt.values() if k in v]).mean()) for k in keys}

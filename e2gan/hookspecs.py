@@ -1,0 +1,67 @@
+"""The plugin contract: one ``register_*`` hook per kind of interchangeable part.
+
+Each hook receives a ``register`` callback; a plugin calls it once per thing it provides::
+
+    from e2gan import hookimpl
+
+    @hookimpl
+    def register_teachers(register):
+        register("my-teacher", MyTeacher, description="what it does")
+
+``register(name, factory, description="")``: ``factory(**settings)`` builds the thing. Names are
+global per kind; two plugins registering the same name is an error that names both.
+Built-in parts live in ``plugins/`` and are registered through the ``e2gan`` entry-point group,
+exactly as a third-party package registers its own.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("e2gan")
+hookimpl = pluggy.HookimplMarker("e2gan")
+
+
+@hookspec
+def register_backbones(register):
+    """Generators. ``factory(**config)`` returns a ``torch.nn.Module`` with a dataclass ``config``
+    (``asdict(config)`` rebuilds it) and ``forward(image, text_embeds=None, text_mask=None)``
+    mapping images in [-1, 1], shape (B, 3, H, W), to edited images of the same shape."""
+
+
+@hookspec
+def register_discriminators(register):
+    """Discriminators. ``factory(**config)`` returns a module scoring ``(source, image)`` pairs."""
+
+
+@hookspec
+def register_teachers(register):
+    """Teachers (image editors to distil). ``factory(**settings)`` returns an object with
+    ``settings`` (a JSON-able dict that, with the prompt and seed, determines the output) and
+    ``edit(images: list[PIL.Image], prompt: str, seeds: list[int]) -> list[PIL.Image]``.
+    Optional: ``concepts()`` (prompts it knows), ``batch_size``."""
+
+
+@hookspec
+def register_text_encoders(register):
+    """Prompt encoders for the generator's cross-attention. ``factory(**settings)`` returns an
+    object with ``dim``, ``settings`` (saved with the model) and
+    ``encode(prompts) -> (embeds (B, T, dim) float tensor, mask (B, T) bool tensor)``."""
+
+
+@hookspec
+def register_importance_scorers(register):
+    """Layer-importance scorers for choosing where LoRA goes. ``factory(**settings)`` returns an
+    object with ``score(model, batches, layers) -> dict[layer_name, float]``."""
+
+
+@hookspec
+def register_rank_searchers(register):
+    """LoRA rank-search strategies. ``factory(**settings)`` returns an object with
+    ``search(model, layers, budget, trial) -> dict[layer_name, rank]`` (a peft ``rank_pattern``)."""
+
+
+@hookspec
+def register_data_selectors(register):
+    """Training-subset selectors. ``factory(**settings)`` returns an object with
+    ``select(features (N, D) tensor, count, seed) -> list[int]`` (indices into the data set)."""

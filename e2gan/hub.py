@@ -1,0 +1,45 @@
+"""Where weights come from: a local folder, ``zoo:NAME`` (this repository's catalogue), or a Hub
+repo (``hf-hub:org/name`` or ``org/name``, downloaded with ``snapshot_download``). Only
+safetensors and JSON are ever read: weights from users or the Hub are never unpickled."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.md", "*.jsonl"]
+
+
+def zoo_dir() -> Path:
+    env = os.environ.get("E2GAN_ZOO")
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "zoo"
+
+
+def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:
+    """Turn a model reference into a local folder (downloading from the Hub if needed)."""
+    ref = str(name_or_path)
+    if ref.startswith("zoo:"):
+        path = zoo_dir() / ref[4:]
+        if not path.is_dir():
+            have = sorted(p.name for p in zoo_dir().iterdir() if p.is_dir()) if zoo_dir().is_dir() else []
+            raise FileNotFoundError(f"no zoo entry {ref!r} in {zoo_dir()}; available: {', '.join(have) or 'none'}")
+        return path
+    if ref.startswith("local-dir:"):
+        ref = ref[len("local-dir:"):]
+    path = Path(ref).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise NotADirectoryError(f"{path} is a file; pass the folder that holds config.json and model.safetensors")
+        return path
+    repo = ref[len("hf-hub:"):] if ref.startswith("hf-hub:") else ref
+    if repo.count("/") != 1:
+        raise FileNotFoundError(f"{ref!r} is neither a folder, a zoo:NAME entry nor a Hub repo id (org/name)")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(repo, revision=revision or "main", allow_patterns=ALLOW_PATTERNS))
+    except Exception as exc:
+        raise FileNotFoundError(
+            f"could not fetch {repo!r} (revision {revision or 'main'}) from the Hub ({type(exc).__name__}: {exc}); "
+            "check the id, your network, or HF_HUB_OFFLINE / HF_ENDPOINT"
+        ) from exc

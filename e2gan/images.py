@@ -1,0 +1,107 @@
+"""Reading user photos robustly: every bad file gets a reason, every good one becomes RGB uint8."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_EXTENSIONS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+MIN_SIDE = 16
+
+
+class BadImageError(ValueError):
+    """An input that cannot be used; the message says why and what to do."""
+
+
+@dataclass
+class Skipped:
+    path: str
+    reason: str
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Normalise any PIL mode to RGB: EXIF orientation applied, 16-bit scaled, alpha on white."""
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        hi = 65535.0 if img.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        img = Image.fromarray(np.clip(arr / hi * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode == "F":
+        arr = np.asarray(img)
+        img = Image.fromarray(np.clip(arr * (255.0 if arr.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8), "L")
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(canvas, rgba)
+    return img.convert("RGB")
+
+
+def load_image(path: str | Path, min_side: int = MIN_SIDE) -> Image.Image:
+    """Open ``path`` as RGB or raise :class:`BadImageError` with the reason."""
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in IMAGE_EXTENSIONS:
+        raise BadImageError(f"not an image extension ({ext or 'none'}); use one of {', '.join(sorted(IMAGE_EXTENSIONS))}")
+    if path.stat().st_size == 0:
+        raise BadImageError("empty file (0 bytes)")
+    try:
+        with Image.open(path) as img:
+            fmt = img.format
+            img.load()
+            img = to_rgb(img)
+    except UnidentifiedImageError:
+        raise BadImageError("not an image: the content is not a format PIL can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadImageError(f"unreadable or truncated image ({exc})") from None
+    if fmt and fmt != IMAGE_EXTENSIONS[ext] and not (fmt == "MPO" and ext in (".jpg", ".jpeg")):
+        raise BadImageError(f"wrong extension: the content is {fmt} but the name ends in {ext}; rename the file")
+    if min(img.size) < min_side:
+        raise BadImageError(f"too small ({img.size[0]}x{img.size[1]}); need at least {min_side}x{min_side}")
+    return img
+
+
+def scan_images(folder: str | Path, min_side: int = MIN_SIDE):
+    """Every file under ``folder`` (sorted): ``(good [(path, image)], skipped [Skipped])``."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist or is not a folder")
+    good, skipped = [], []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        try:
+            good.append((path, load_image(path, min_side)))
+        except BadImageError as exc:
+            skipped.append(Skipped(str(path), str(exc)))
+    return good, skipped
+
+
+def center_crop_resize(img: Image.Image, size: int) -> Image.Image:
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+
+
+def sha256_of_image(img: Image.Image) -> str:
+    h = hashlib.sha256()
+    h.update(f"{img.size[0]}x{img.size[1]}:".encode())
+    h.update(np.asarray(img.convert("RGB")).tobytes())
+    return h.hexdigest()
+
+
+def to_tensor(images) -> torch.Tensor:
+    """PIL images (same size) -> float tensor (B, 3, H, W) in [-1, 1]."""
+    arr = np.stack([np.asarray(im.convert("RGB")) for im in images])
+    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_pil(tensor: torch.Tensor) -> list[Image.Image]:
+    """Float tensor (B, 3, H, W) in [-1, 1] -> PIL images."""
+    arr = ((tensor.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(a) for a in arr]

@@ -1,0 +1,119 @@
+"""Step 3, Adapt: LoRA through peft on a frozen base; adapters are plain peft folders.
+
+The paper puts LoRA on the down-sampling layers, the DS, the transformer block, the US and the
+up-sampling layers, and none on the ResNet blocks; ``paper_targets`` encodes that for any backbone by
+module name. ``rank_pattern`` gives per-layer ranks (a later search fills it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from e2gan.io import atomic_write_json
+
+LORA_TYPES = (nn.Conv2d, nn.Linear)
+# Module names (regex, full match) of the paper's preset for the e2gan backbone family.
+PAPER_PATTERNS = [
+    r"down\d\.0", r"ds\.0", r"transformer\.(self_attn|cross_attn)\.to_(q|k|v|out)", r"transformer\.ff\.(0|2)",
+    r"us\.conv\.0", r"up\d\.conv\.0", r"film\d\.proj", r"head\.0",
+]
+
+
+def lora_candidates(model: nn.Module) -> list[str]:
+    """Every module peft can wrap (Conv2d, Linear), by name: the layers scorers rank."""
+    return [n for n, m in model.named_modules() if isinstance(m, LORA_TYPES) and not n.endswith("base_layer") and "lora_" not in n]
+
+
+def paper_targets(model: nn.Module) -> list[str]:
+    names = [n for n in lora_candidates(model) if any(re.fullmatch(p, n) for p in PAPER_PATTERNS)]
+    if not names:
+        raise ValueError(f"the paper preset matches no layer of {type(model).__name__}; pass target layers explicitly")
+    return names
+
+
+def lora_params(model: nn.Module, name: str, rank: int) -> int:
+    """Trainable weights LoRA of ``rank`` adds on module ``name``."""
+    m = model.get_submodule(name)
+    if isinstance(m, nn.Conv2d):
+        kh, kw = m.kernel_size
+        return rank * (m.in_channels // m.groups * kh * kw + m.out_channels)
+    return rank * (m.in_features + m.out_features)
+
+
+def add_lora(student, targets: list[str], ranks: int | dict[str, int] = 4, alpha_ratio: float = 1.0, dropout: float = 0.0):
+    """Freeze the base and wrap ``targets`` with LoRA; ``ranks`` is one rank or a per-layer dict."""
+    from peft import LoraConfig, get_peft_model
+
+    base = student.generator
+    rank_pattern = ranks if isinstance(ranks, dict) else {t: int(ranks) for t in targets}
+    missing = [t for t in targets if t not in rank_pattern]
+    if missing:
+        raise ValueError(f"no rank given for layers {missing}")
+    r0 = max(rank_pattern.values())
+    # keys anchored with ^...$ so 'down1.0' never matches e.g. 'x.down1.0'
+    config = LoraConfig(
+        r=r0, lora_alpha=alpha_ratio * r0, lora_dropout=dropout, target_modules=list(targets),
+        rank_pattern={f"^{re.escape(k)}$": v for k, v in rank_pattern.items()},
+        alpha_pattern={f"^{re.escape(k)}$": alpha_ratio * v for k, v in rank_pattern.items()},
+    )
+    for p in base.parameters():
+        p.requires_grad_(False)
+    student.generator = get_peft_model(base, config)
+    student.meta["lora"] = {"targets": list(targets), "ranks": rank_pattern, "alpha_ratio": alpha_ratio}
+    return student
+
+
+def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Path:
+    """peft's ``adapter_config.json`` + ``adapter_model.safetensors``, plus ``e2gan_adapter.json``."""
+    from e2gan.student import ADAPTER_META
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    student.generator.save_pretrained(str(folder), safe_serialization=True)
+    info = {
+        "base": str(base_ref),
+        "base_fingerprint": student.meta.get("base_fingerprint") or student.fingerprint(),
+        "backbone": student.backbone,
+        "text_encoder": student.config_dict()["text_encoder"],
+        **(meta or {}),
+    }
+    atomic_write_json(folder / ADAPTER_META, info)
+    return folder
+
+
+def load_adapter(student, folder, check_fingerprint: bool = True):
+    """Attach an adapter folder to a loaded base student (checking it was trained on that base)."""
+    from peft import PeftModel
+
+    from e2gan.student import ADAPTER_META
+
+    folder = Path(folder)
+    meta = json.loads((folder / ADAPTER_META).read_text())
+    if check_fingerprint and meta.get("base_fingerprint"):
+        have = student.fingerprint()
+        if have != meta["base_fingerprint"]:
+            raise ValueError(
+                f"adapter {folder} was trained on base {meta['base']} (fingerprint {meta['base_fingerprint'][:12]}), "
+                f"but the given base has fingerprint {have[:12]}; pass the base it was trained on"
+            )
+    student.meta["base_fingerprint"] = meta.get("base_fingerprint")
+    student.generator = PeftModel.from_pretrained(student.generator, str(folder)).eval()
+    student.meta["adapter"] = {k: v for k, v in meta.items() if k != "text_encoder"}
+    student.meta["prompt"] = meta.get("prompt")
+    return student
+
+
+def merge_adapter(student):
+    """Fold LoRA into the weights (exact up to float rounding) for export or plain inference."""
+    student.generator = student.generator.merge_and_unload()
+    return student
+
+
+@torch.no_grad()
+def adapter_bytes(folder) -> int:
+    return (Path(folder) / "adapter_model.safetensors").stat().st_size

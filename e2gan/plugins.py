@@ -1,0 +1,125 @@
+"""Plugin discovery (entry-point group ``e2gan``) and the per-kind registries built from the hooks."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pluggy
+
+from e2gan import hookspecs
+
+ENTRY_POINT_GROUP = "e2gan"
+#: hook name -> the word used in messages and in the registry facade
+KINDS = {
+    "backbone": "register_backbones",
+    "discriminator": "register_discriminators",
+    "teacher": "register_teachers",
+    "text_encoder": "register_text_encoders",
+    "scorer": "register_importance_scorers",
+    "searcher": "register_rank_searchers",
+    "selector": "register_data_selectors",
+}
+
+
+class PluginError(RuntimeError):
+    """A plugin could not be loaded, or two plugins collide."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered part: its name, how to build it, and which plugin provided it."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    plugin: str
+    description: str = ""
+
+
+pm = pluggy.PluginManager("e2gan")
+pm.add_hookspecs(hookspecs)
+_loaded = False
+
+
+def _allowed() -> set[str] | None:
+    raw = os.environ.get("E2GAN_LOAD_PLUGINS")
+    if raw is None:
+        return None
+    return {name.strip() for name in raw.split(",") if name.strip()}
+
+
+def load_plugins() -> pluggy.PluginManager:
+    """Load every entry point of the ``e2gan`` group once (``E2GAN_LOAD_PLUGINS=a,b`` restricts it)."""
+    global _loaded
+    if _loaded:
+        return pm
+    _loaded = True
+    allowed = _allowed()
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if allowed is not None and ep.name not in allowed:
+            continue
+        if pm.get_plugin(ep.name) is not None:
+            continue
+        try:
+            module = ep.load()
+        except Exception as exc:  # a broken third-party plugin must say who it is
+            raise PluginError(f"could not load e2gan plugin {ep.name!r} ({ep.value}): {exc}") from exc
+        pm.register(module, name=ep.name)
+    if allowed:
+        missing = allowed - {name for name, _ in pm.list_name_plugin()}
+        if missing:
+            raise PluginError(
+                f"E2GAN_LOAD_PLUGINS names {sorted(missing)}, which no installed package provides; "
+                f"installed: {sorted(ep.name for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))}"
+            )
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"a plugin implements a hook that does not exist (misspelt?): {exc}") from exc
+    return pm
+
+
+def entries(kind: str) -> dict[str, Entry]:
+    """Every part of ``kind`` that the loaded plugins register, by name (collisions are errors)."""
+    load_plugins()
+    hook = getattr(pm.hook, KINDS[kind])
+    found: dict[str, Entry] = {}
+    for impl in reversed(hook.get_hookimpls()):  # registration order
+
+        def register(name, factory, description="", _plugin=impl.plugin_name):
+            if name in found:
+                raise PluginError(
+                    f"{kind} {name!r} is registered by both plugin {found[name].plugin!r} and plugin "
+                    f"{_plugin!r}; uninstall one or restrict loading with E2GAN_LOAD_PLUGINS"
+                )
+            found[name] = Entry(kind, name, factory, _plugin, description)
+
+        impl.function(register=register)
+    return found
+
+
+def plugin_summaries() -> list[dict]:
+    """What ``e2gan plugins`` shows: each plugin, its version, and what it registers."""
+    load_plugins()
+    dists = {}
+    for dist in importlib.metadata.distributions():
+        for ep in dist.entry_points:
+            if ep.group == ENTRY_POINT_GROUP:
+                dists[ep.name] = (dist.metadata["Name"], dist.version)
+    by_plugin: dict[str, dict] = {}
+    for name, plugin in pm.list_name_plugin():
+        dist_name, version = dists.get(name, (None, None))
+        by_plugin[name] = {
+            "name": name,
+            "package": dist_name,
+            "version": version,
+            "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
+            "registers": {},
+        }
+    for kind in KINDS:
+        for entry in entries(kind).values():
+            by_plugin[entry.plugin]["registers"].setdefault(kind, []).append(entry.name)
+    return list(by_plugin.values())

@@ -1,0 +1,94 @@
+"""The timm-style facade: ``create_<kind>(name, **settings)`` and ``list_<kind>s(pattern)``."""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from typing import Any
+
+from e2gan.plugins import entries
+
+
+class UnknownNameError(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; we want it readable
+        return str(self.args[0])
+
+
+def _lookup(kind: str, name: str):
+    found = entries(kind)
+    if name not in found:
+        close = difflib.get_close_matches(name, found, n=3)
+        hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise UnknownNameError(
+            f"no {kind.replace('_', ' ')} named {name!r}.{hint} Available: {', '.join(sorted(found)) or 'none'}"
+            " (install a plugin that provides it; `e2gan plugins` lists what is loaded)."
+        )
+    return found[name]
+
+
+def create(kind: str, name: str, **settings: Any):
+    return _lookup(kind, name).factory(**settings)
+
+
+def list_names(kind: str, pattern: str = "*") -> list[str]:
+    return sorted(n for n in entries(kind) if fnmatch.fnmatch(n, pattern))
+
+
+def describe(kind: str, name: str) -> str:
+    return _lookup(kind, name).description
+
+
+def create_backbone(name: str, **config):
+    return create("backbone", name, **config)
+
+
+def list_backbones(pattern: str = "*") -> list[str]:
+    return list_names("backbone", pattern)
+
+
+def create_discriminator(name: str, **config):
+    return create("discriminator", name, **config)
+
+
+def list_discriminators(pattern: str = "*") -> list[str]:
+    return list_names("discriminator", pattern)
+
+
+def create_teacher(name: str, **settings):
+    return create("teacher", name, **settings)
+
+
+def list_teachers(pattern: str = "*") -> list[str]:
+    return list_names("teacher", pattern)
+
+
+def create_text_encoder(name: str, **settings):
+    return create("text_encoder", name, **settings)
+
+
+def list_text_encoders(pattern: str = "*") -> list[str]:
+    return list_names("text_encoder", pattern)
+
+
+def create_scorer(name: str, **settings):
+    return create("scorer", name, **settings)
+
+
+def list_scorers(pattern: str = "*") -> list[str]:
+    return list_names("scorer", pattern)
+
+
+def create_searcher(name: str, **settings):
+    return create("searcher", name, **settings)
+
+
+def list_searchers(pattern: str = "*") -> list[str]:
+    return list_names("searcher", pattern)
+
+
+def create_selector(name: str, **settings):
+    return create("selector", name, **settings)
+
+
+def list_selectors(pattern: str = "*") -> list[str]:
+    return list_names("selector", pattern)

@@ -1,0 +1,152 @@
+"""A student = generator + the text encoder its prompts go through, saved diffusers-style:
+``config.json`` (backbone name, its config, the text encoder's name and settings) + ``model.safetensors``.
+An adapter folder (peft's files + ``e2gan_adapter.json``) loads through the same ``from_pretrained``."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from e2gan import __version__
+from e2gan.hub import resolve
+from e2gan.images import to_pil, to_tensor
+from e2gan.io import atomic_save_file, atomic_write_json
+from e2gan.registry import create_backbone, create_text_encoder
+
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+ADAPTER_META = "e2gan_adapter.json"
+
+
+class Student:
+    def __init__(self, generator, backbone: str, text_encoder=None, text_encoder_name: str | None = None, meta: dict | None = None):
+        self.generator = generator
+        self.backbone = backbone
+        self.text_encoder = text_encoder
+        self.text_encoder_name = text_encoder_name
+        self.meta = dict(meta or {})
+        self._embeds: dict[str, tuple] = {}
+
+    # -- building -------------------------------------------------------------------------
+    @classmethod
+    def create(cls, backbone: str, text_encoder: str | None = "hashed-words", text_settings: dict | None = None, **config):
+        encoder = None
+        probe = create_backbone(backbone, **config)
+        if getattr(probe, "text_conditioned", False) and text_encoder:
+            encoder = create_text_encoder(text_encoder, **(text_settings or {}))
+            fields = {f.name for f in dataclasses.fields(probe.config)}
+            if "text_dim" in fields and probe.config.text_dim != encoder.dim:
+                probe = create_backbone(backbone, **{**config, "text_dim": encoder.dim})
+        else:
+            text_encoder = None
+        return cls(probe, backbone, encoder, text_encoder)
+
+    # -- running --------------------------------------------------------------------------
+    def embed(self, prompts: list[str], device=None):
+        """Prompt embeddings (cached per prompt; the text encoder is frozen)."""
+        if self.text_encoder is None:
+            return None, None
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._embeds]
+        if missing:
+            e, m = self.text_encoder.encode(missing)
+            for i, p in enumerate(missing):
+                self._embeds[p] = (e[i], m[i])
+        embeds = torch.stack([self._embeds[p][0] for p in prompts])
+        mask = torch.stack([self._embeds[p][1] for p in prompts])
+        return embeds.to(device), mask.to(device)
+
+    @property
+    def device(self):
+        return next(self.generator.parameters()).device
+
+    def __call__(self, images: torch.Tensor, prompt):
+        prompts = [prompt] * len(images) if isinstance(prompt, str) else list(prompt)
+        embeds, mask = self.embed(prompts, images.device)
+        return self.generator(images, embeds, mask)
+
+    @torch.no_grad()
+    def edit(self, images, prompt: str, batch_size: int = 8):
+        """PIL images -> edited PIL images (each resized to a multiple of 8 and back)."""
+        self.generator.eval()
+        out = []
+        for i in range(0, len(images), batch_size):
+            chunk = images[i : i + batch_size]
+            for img in chunk:
+                w, h = img.size
+                W, H = max(8, round(w / 8) * 8), max(8, round(h / 8) * 8)
+                x = to_tensor([img.resize((W, H)) if (W, H) != (w, h) else img]).to(self.device)
+                y = to_pil(self(x, prompt))[0]
+                out.append(y.resize((w, h)) if (W, H) != (w, h) else y)
+        return out
+
+    # -- sizes ----------------------------------------------------------------------------
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        return sum(p.numel() for p in self.generator.parameters() if p.requires_grad or not trainable_only)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the base weights: an adapter records it and refuses a different base."""
+        base = getattr(self.generator, "get_base_model", lambda: self.generator)()
+        h = hashlib.sha256()
+        for name, t in sorted(base.state_dict().items()):
+            if "lora_" in name:
+                continue
+            h.update(name.replace("base_layer.", "").encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        return h.hexdigest()
+
+    def config_dict(self) -> dict:
+        gen = getattr(self.generator, "get_base_model", lambda: self.generator)()
+        return {
+            "backbone": self.backbone,
+            "config": dataclasses.asdict(gen.config),
+            "text_encoder": None if self.text_encoder is None else {"name": self.text_encoder_name, "settings": self.text_encoder.settings},
+            "e2gan_version": __version__,
+            "meta": self.meta,
+        }
+
+    # -- saving / loading -----------------------------------------------------------------
+    def save_pretrained(self, folder) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        gen = getattr(self.generator, "get_base_model", lambda: self.generator)()
+        if any("lora_" in n for n, _ in gen.named_parameters()):
+            raise ValueError("this student carries a LoRA adapter: save it with save_adapter(), or merge_adapter() first")
+        state = {k: v.detach().cpu().contiguous() for k, v in gen.state_dict().items()}
+        atomic_save_file(folder / WEIGHTS, lambda p: save_file(state, p, metadata={"format": "pt"}))
+        atomic_write_json(folder / CONFIG, self.config_dict())
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, name_or_path, revision: str | None = None, device="cpu", base=None):
+        """Load a base (``config.json`` + ``model.safetensors``) or an adapter folder (its base too)."""
+        folder = resolve(name_or_path, revision)
+        if (folder / ADAPTER_META).exists():
+            from e2gan.lora import load_adapter
+
+            meta = json.loads((folder / ADAPTER_META).read_text())
+            student = cls.from_pretrained(base or meta["base"], revision=meta.get("base_revision"), device=device)
+            return load_adapter(student, folder)
+        cfg_path = folder / CONFIG
+        if not cfg_path.exists():
+            raise FileNotFoundError(f"{folder} has no {CONFIG}: not an e2gan model folder (expected {CONFIG} + {WEIGHTS})")
+        cfg = json.loads(cfg_path.read_text())
+        try:
+            generator = create_backbone(cfg["backbone"], **cfg["config"])
+        except TypeError as exc:
+            raise ValueError(f"{cfg_path}: config does not fit backbone {cfg['backbone']!r} ({exc})") from exc
+        state = load_file(str(folder / WEIGHTS))
+        missing, unexpected = generator.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{folder / WEIGHTS} does not match backbone {cfg['backbone']!r}: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        encoder = None
+        te = cfg.get("text_encoder")
+        if te:
+            encoder = create_text_encoder(te["name"], **te["settings"])
+        student = cls(generator.to(device).eval(), cfg["backbone"], encoder, te and te["name"], cfg.get("meta"))
+        student.meta.setdefault("source", str(name_or_path))
+        return student

@@ -1,0 +1,103 @@
+"""Step 1, Teach: a teacher edits photos; the (source, edit) pairs become a resumable data set."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from e2gan.dataset import PairedDataset, PairRecord, pair_key
+from e2gan.images import Skipped, center_crop_resize, sha256_of_image
+from e2gan.registry import create_teacher
+
+
+@dataclass
+class TeachSummary:
+    written: int = 0
+    already_done: int = 0
+    failed: list[Skipped] = field(default_factory=list)
+    bad_inputs: list[Skipped] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.bad_inputs
+
+    def lines(self) -> list[str]:
+        out = [f"{self.written} pairs written, {self.already_done} already present, "
+               f"{len(self.bad_inputs)} unusable inputs, {len(self.failed)} teacher failures"]
+        out += [f"  skipped {s.path}: {s.reason}" for s in self.bad_inputs]
+        out += [f"  failed  {s.path}: {s.reason}" for s in self.failed]
+        return out
+
+
+def pair_seed(source_sha256: str, prompt: str, seed: int) -> int:
+    """One deterministic seed per (source, prompt): reruns and shards reproduce the same edit."""
+    digest = hashlib.sha256(f"{source_sha256}|{prompt}|{seed}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def teach(
+    teacher: str,
+    prompts: list[str],
+    sources: list[tuple[str, Image.Image]],
+    out,
+    size: int = 256,
+    seed: int = 0,
+    split: str = "train",
+    teacher_settings: dict | None = None,
+    teacher_obj=None,
+    progress: bool = True,
+    summary: TeachSummary | None = None,
+) -> TeachSummary:
+    """Edit every source with every prompt; pairs already in ``out`` are skipped (resume)."""
+    summary = summary or TeachSummary()
+    editor = teacher_obj or create_teacher(teacher, **(teacher_settings or {}))
+    settings = dict(getattr(editor, "settings", {}))
+    data = PairedDataset(out, create=True)
+    todo = []
+    for name, img in sources:
+        src = center_crop_resize(img, size) if img.size != (size, size) else img
+        sha = sha256_of_image(src)
+        for prompt in prompts:
+            s = pair_seed(sha, prompt, seed)
+            key = pair_key(sha, teacher, settings, prompt, s)
+            if key in data:
+                summary.already_done += 1
+                continue
+            todo.append((name, src, sha, prompt, s, key))
+    batch_size = max(1, int(getattr(editor, "batch_size", 1)))
+    bar = tqdm(total=len(todo), desc=f"teach[{teacher}]", unit="img", disable=not progress, dynamic_ncols=True)
+    by_prompt: dict[str, list] = {}
+    for item in todo:
+        by_prompt.setdefault(item[3], []).append(item)
+    for prompt, items in by_prompt.items():
+        for i in range(0, len(items), batch_size):
+            batch = items[i : i + batch_size]
+            results = _edit_isolating_failures(editor, batch, prompt, summary)
+            for item, edited in zip(batch, results):
+                if edited is None:
+                    continue
+                name, src, sha, _, s, key = item
+                if edited.size != src.size:
+                    edited = edited.resize(src.size, Image.LANCZOS)
+                rec = PairRecord(key=key, source="", target="", prompt=prompt, teacher=teacher, settings=settings, seed=s,
+                                 source_sha256=sha, size=list(src.size), source_name=str(name), split=split)
+                data.add(rec, src, edited.convert("RGB"))
+                summary.written += 1
+            bar.update(len(batch))
+            bar.set_postfix(prompt=prompt[:24], failed=len(summary.failed))
+    bar.close()
+    return summary
+
+
+def _edit_isolating_failures(editor, batch, prompt, summary):
+    """Edit a batch; if it raises, retry one by one so a single bad image does not stop the rest."""
+    try:
+        return editor.edit([b[1] for b in batch], prompt, [b[4] for b in batch])
+    except Exception as exc:
+        if len(batch) == 1:
+            summary.failed.append(Skipped(str(batch[0][0]), f"teacher failed on prompt {prompt!r}: {exc}"))
+            return [None]
+    return [_edit_isolating_failures(editor, [b], prompt, summary)[0] for b in batch]

@@ -1,0 +1,86 @@
+"""The paper's generator, shaped for edits: down-sampling, 2 ResNet blocks, DS, one transformer
+block (self- + cross-attention on the prompt), US, 1 ResNet block, up-sampling to RGB.
+
+e2gan's own choices where the paper is silent (documented in docs/architecture.md):
+U-Net additive skips at 1/4, 1/2 and full resolution; up-sampling by resize + conv (LoRA-able);
+a prompt FiLM on the two fine decoder stages; and a head that sees the source pixels and predicts
+the *change* (``output = source + head(features, source)``), because an edit keeps most of its source.
+
+Presets at 256x256 (MACs: multiply-accumulates, attention included; checked by tests/test_backbones.py):
+
+================  =====  ==========  =========
+name              ngf    params      G MACs
+================  =====  ==========  =========
+e2gan-small       8      0.108 M     0.64
+e2gan             16     0.405 M     2.31
+e2gan-large       32     1.566 M     8.78
+================  =====  ==========  =========
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .layers import ConvNormAct, ResnetBlock, TextFiLM, TransformerBlock, Upsample
+
+
+@dataclass
+class E2GANConfig:
+    ngf: int = 16
+    text_dim: int = 64
+    heads: int = 4
+    n_res_before: int = 2
+    n_res_after: int = 1
+    norm: str = "instance"
+    residual: bool = True
+    film: bool = True
+
+
+class E2GANGenerator(nn.Module):
+    config_class = E2GANConfig
+    text_conditioned = True
+
+    def __init__(self, **config):
+        super().__init__()
+        self.config = cfg = E2GANConfig(**config)
+        c1, c2, c4 = cfg.ngf, cfg.ngf * 2, cfg.ngf * 4
+        self.stem = ConvNormAct(3, c1, 7, 1, cfg.norm)
+        self.down1 = ConvNormAct(c1, c2, 3, 2, cfg.norm)
+        self.down2 = ConvNormAct(c2, c4, 3, 2, cfg.norm)
+        self.res_before = nn.Sequential(*[ResnetBlock(c4, cfg.norm) for _ in range(cfg.n_res_before)])
+        self.ds = ConvNormAct(c4, c4, 3, 2, cfg.norm)
+        self.transformer = TransformerBlock(c4, cfg.text_dim, cfg.heads)
+        self.us = Upsample(c4, c4, cfg.norm)
+        self.res_after = nn.Sequential(*[ResnetBlock(c4, cfg.norm) for _ in range(cfg.n_res_after)])
+        self.up1 = Upsample(c4, c2, cfg.norm)
+        self.up2 = Upsample(c2, c1, cfg.norm)
+        if cfg.film:
+            self.film1 = TextFiLM(cfg.text_dim, c2)
+            self.film2 = TextFiLM(cfg.text_dim, c1)
+        self.head = nn.Sequential(
+            nn.Conv2d(c1 + 3, c1, 3, padding=1, padding_mode="reflect"), nn.ReLU(inplace=True), nn.Conv2d(c1, 3, 1)
+        )
+        if cfg.residual:  # start as the identity edit
+            nn.init.zeros_(self.head[-1].weight)
+            nn.init.zeros_(self.head[-1].bias)
+
+    def forward(self, image, text_embeds=None, text_mask=None):
+        h, w = image.shape[-2:]
+        if h % 8 or w % 8:
+            raise ValueError(f"e2gan generator needs height and width divisible by 8, got {h}x{w}")
+        x0 = self.stem(image)
+        x1 = self.down1(x0)
+        x2 = self.res_before(self.down2(x1))
+        x3 = self.transformer(self.ds(x2), text_embeds, text_mask)
+        y = self.res_after(self.us(x3) + x2)
+        y = self.up1(y) + x1
+        if self.config.film:
+            y = self.film1(y, text_embeds, text_mask)
+        y = self.up2(y) + x0
+        if self.config.film:
+            y = self.film2(y, text_embeds, text_mask)
+        out = self.head(torch.cat([y, image], dim=1))
+        return image + out if self.config.residual else torch.tanh(out)

@@ -1,0 +1,63 @@
+"""A U-Net generator on any timm encoder (``features_only=True``), with prompt cross-attention at
+the bottleneck, so timm's mobile encoders (MobileNetV3, EfficientNet-Lite, ...) become backbones.
+Random init offline; ``pretrained=True`` loads the encoder's weights from the Hub when reachable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .layers import ConvNormAct, TransformerBlock
+
+
+@dataclass
+class TimmUnetConfig:
+    encoder: str = "mobilenetv3_small_100"
+    pretrained: bool = False
+    decoder_channels: int = 32
+    bottleneck_dim: int = 64
+    text_dim: int = 64
+    heads: int = 4
+    norm: str = "instance"
+
+
+class TimmUnet(nn.Module):
+    config_class = TimmUnetConfig
+    text_conditioned = True
+
+    def __init__(self, **config):
+        super().__init__()
+        import timm
+
+        self.config = cfg = TimmUnetConfig(**config)
+        self.encoder = timm.create_model(cfg.encoder, features_only=True, pretrained=cfg.pretrained)
+        chans = self.encoder.feature_info.channels()
+        self.reduction = self.encoder.feature_info.reduction()[-1]
+        self.bottleneck_in = nn.Conv2d(chans[-1], cfg.bottleneck_dim, 1)
+        self.transformer = TransformerBlock(cfg.bottleneck_dim, cfg.text_dim, cfg.heads)
+        dec = cfg.decoder_channels
+        self.decoder = nn.ModuleList()
+        cin = cfg.bottleneck_dim
+        for skip in reversed(chans[:-1]):
+            self.decoder.append(ConvNormAct(cin + skip, dec, 3, 1, cfg.norm))
+            cin = dec
+        self.final = ConvNormAct(cin + 3, dec, 3, 1, cfg.norm)
+        self.head = nn.Conv2d(dec, 3, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, image, text_embeds=None, text_mask=None):
+        h, w = image.shape[-2:]
+        if h % self.reduction or w % self.reduction:
+            raise ValueError(f"timm-unet on {self.config.encoder} needs sides divisible by {self.reduction}, got {h}x{w}")
+        feats = self.encoder(image)
+        x = self.transformer(self.bottleneck_in(feats[-1]), text_embeds, text_mask)
+        for block, skip in zip(self.decoder, reversed(feats[:-1])):
+            x = F.interpolate(x, size=skip.shape[-2:], mode="nearest")
+            x = block(torch.cat([x, skip], 1))
+        x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False)
+        x = self.final(torch.cat([x, image], 1))
+        return image + self.head(x)

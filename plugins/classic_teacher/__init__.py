@@ -1,0 +1,42 @@
+"""The offline teacher ``classic``: 14 concepts made of real image operations, no download needed.
+
+It stands in for a diffusion editor wherever none can run (the demo, tests, CI): the pipeline
+distils it exactly as it distils InstructPix2Pix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from e2gan.hookspecs import hookimpl
+
+from .concepts import CONCEPTS
+
+VERSION = 1  # bump when an operation changes: it is part of the cache key
+
+
+class ClassicTeacher:
+    def __init__(self, batch_size: int = 16):
+        self.batch_size = batch_size
+        self.settings = {"version": VERSION}
+
+    @staticmethod
+    def concepts() -> list[str]:
+        return list(CONCEPTS)
+
+    @staticmethod
+    def is_spatial(prompt: str) -> bool:
+        return CONCEPTS[prompt][1]
+
+    def edit(self, images: list[Image.Image], prompt: str, seeds: list[int]) -> list[Image.Image]:
+        key = prompt.strip().lower()
+        if key not in CONCEPTS:
+            raise ValueError(f"the classic teacher has no concept {prompt!r}; choose one of: {', '.join(CONCEPTS)}")
+        op = CONCEPTS[key][0]
+        return [Image.fromarray(op(np.asarray(img.convert("RGB")))) for img in images]
+
+
+@hookimpl
+def register_teachers(register):
+    register("classic", ClassicTeacher, description=f"{len(CONCEPTS)} OpenCV edits, offline (demo/test default)")
