@@ -107,8 +107,13 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
     else:
         train_ph, test_ph = split_photos(shipped_photos())
         sources = random_crops(test_ph if held_out else train_ph, crops, size, seed=seed + (1000 if held_out else 0))
+    # `accelerate launch --num_processes N e2gan teach ...` (or torchrun) sets these: shard the sources
+    import os
+
+    shard = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
     try:
-        run_teach(teacher, list(prompts), sources, out, size=size, seed=seed, split=split, teacher_settings=_settings(settings), summary=summary)
+        run_teach(teacher, list(prompts), sources, out, size=size, seed=seed, split=split, teacher_settings=_settings(settings),
+                  summary=summary, shard=shard)
     except (ValueError, KeyError, ImportError) as exc:
         _fail(str(exc))
     for line in summary.lines():
@@ -263,8 +268,8 @@ def eval_cmd(model, data, prompts, split, fid, grid, out):
 @click.option("--size", default=128, show_default=True, help="resolution of the demo's pairs")
 @click.option("--retrain-base", is_flag=True, help="train the base inside the demo instead of using the zoo's")
 @click.option("--base", default="zoo:classic-base", show_default=True)
-@click.option("--lora-steps", default=400, show_default=True)
-@click.option("--scratch-steps", default=120, show_default=True, help="steps for the pix2pix baseline")
+@click.option("--lora-steps", default=300, show_default=True)
+@click.option("--scratch-steps", default=100, show_default=True, help="steps for the pix2pix baseline")
 @click.option("--base-steps", default=1500, show_default=True, help="with --retrain-base")
 @click.option("--crops", default=96, show_default=True, help="training crops per concept")
 @click.option("--fid/--no-fid", default=True, show_default=True, help="FID when the Inception weights are installed")

@@ -81,6 +81,13 @@ class PairedDataset:
 
         atomic_write_bytes(self.manifest, b"".join(line + b"\n" for line in good_lines if line.strip()))
 
+    def remove_partial_files(self) -> int:
+        """Delete temp files a killed writer left behind (only one writer may use a folder at a time)."""
+        stale = [p for sub in ("sources", "targets") for p in (self.root / sub).glob(".*.tmp")]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return len(stale)
+
     def __len__(self):
         return len(self.records)
 
@@ -126,3 +133,53 @@ class PairedDataset:
             tgts.append(np.asarray(t))
         to_t = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         return to_t(srcs), to_t(tgts)
+
+
+PARTS = ".parts"
+
+
+def part_folder(root, rank: int, world: int) -> Path:
+    """Where shard ``rank`` of ``world`` writes its pairs (merged into ``root`` afterwards)."""
+    return Path(root) / PARTS / f"rank-{rank:03d}-of-{world:03d}"
+
+
+def mark_part_done(root, rank: int, world: int) -> None:
+    from e2gan.io import atomic_write_text
+
+    atomic_write_text(part_folder(root, rank, world) / "DONE", "ok\n")
+
+
+def merge_parts(root, world: int, timeout: float = 24 * 3600, poll: float = 0.2) -> int:
+    """Wait for every shard's DONE marker, then fold their pairs into ``root`` (images moved, manifest
+    rewritten atomically, duplicates by key dropped). Returns the number of pairs added."""
+    import time
+
+    from e2gan.io import atomic_write_bytes
+
+    parts = [part_folder(root, r, world) for r in range(world)]
+    deadline = time.time() + timeout
+    while not all((p / "DONE").exists() for p in parts):
+        if time.time() > deadline:
+            missing = [p.name for p in parts if not (p / "DONE").exists()]
+            raise TimeoutError(f"shards {missing} of {root} did not finish; rerun the same command to resume")
+        time.sleep(poll)
+    main = PairedDataset(root, create=True)
+    added = []
+    for part in parts:
+        if not (part / MANIFEST).exists():
+            continue
+        for rec in PairedDataset(part).records:
+            if rec.key in main or any(r.key == rec.key for r in added):
+                continue
+            for rel in (rec.source, rec.target):
+                dst = main.root / rel
+                if not dst.exists():
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(part / rel, dst)
+            added.append(rec)
+    lines = main.manifest.read_bytes() + b"".join((json.dumps(r.__dict__, sort_keys=True) + "\n").encode() for r in added)
+    atomic_write_bytes(main.manifest, lines)
+    import shutil
+
+    shutil.rmtree(main.root / PARTS, ignore_errors=True)
+    return len(added)

@@ -20,7 +20,7 @@ LORA_TYPES = (nn.Conv2d, nn.Linear)
 # Module names (regex, full match) of the paper's preset for the e2gan backbone family.
 PAPER_PATTERNS = [
     r"down\d\.0", r"ds\.0", r"transformer\.(self_attn|cross_attn)\.to_(q|k|v|out)", r"transformer\.ff\.(0|2)",
-    r"us\.conv\.0", r"up\d\.conv\.0", r"film\d\.proj", r"head\.0",
+    r"us\.conv\.0", r"up\d\.conv\.0", r"film\d\.proj", r"head\.(0|2)",
 ]
 
 
@@ -64,8 +64,26 @@ def add_lora(student, targets: list[str], ranks: int | dict[str, int] = 4, alpha
     for p in base.parameters():
         p.requires_grad_(False)
     student.generator = get_peft_model(base, config)
+    match_padding(student.generator)
     student.meta["lora"] = {"targets": list(targets), "ranks": rank_pattern, "alpha_ratio": alpha_ratio}
     return student
+
+
+def match_padding(model: nn.Module) -> int:
+    """peft builds LoRA's ``lora_A`` conv with zero padding whatever the wrapped conv uses. For a base
+    with reflect padding that makes the adapter differ from its merged weights at the borders; giving
+    ``lora_A`` the base conv's padding mode makes ``W x + B(A x)`` equal ``(W + BA) x`` exactly.
+    (Plain peft, which does not do this, matches exactly on zero-padded bases, the default.)"""
+    fixed = 0
+    for m in model.modules():
+        base = getattr(m, "base_layer", None)
+        if isinstance(base, nn.Conv2d) and hasattr(m, "lora_A"):
+            for a in m.lora_A.values():
+                if a.padding_mode != base.padding_mode:
+                    a.padding_mode = base.padding_mode
+                    a._reversed_padding_repeated_twice = base._reversed_padding_repeated_twice
+                    fixed += 1
+    return fixed
 
 
 def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Path:
@@ -103,6 +121,7 @@ def load_adapter(student, folder, check_fingerprint: bool = True):
             )
     student.meta["base_fingerprint"] = meta.get("base_fingerprint")
     student.generator = PeftModel.from_pretrained(student.generator, str(folder)).eval()
+    match_padding(student.generator)
     student.meta["adapter"] = {k: v for k, v in meta.items() if k != "text_encoder"}
     student.meta["prompt"] = meta.get("prompt")
     return student

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from PIL import Image
 from tqdm.auto import tqdm
 
-from e2gan.dataset import PairedDataset, PairRecord, pair_key
+from pathlib import Path
+
+from e2gan.dataset import PairedDataset, PairRecord, mark_part_done, merge_parts, pair_key, part_folder
 from e2gan.images import Skipped, center_crop_resize, sha256_of_image
 from e2gan.registry import create_teacher
 
@@ -50,12 +52,27 @@ def teach(
     teacher_obj=None,
     progress: bool = True,
     summary: TeachSummary | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> TeachSummary:
-    """Edit every source with every prompt; pairs already in ``out`` are skipped (resume)."""
+    """Edit every source with every prompt; pairs already in ``out`` are skipped (resume).
+
+    ``shard=(rank, world)``: this process edits sources ``rank, rank + world, ...`` into its own part
+    folder; rank 0 then waits for the others and merges the parts into ``out`` atomically."""
     summary = summary or TeachSummary()
+    rank, world = shard
+    final_out = out
+    if world > 1:
+        sources = sources[rank::world]
+        out = part_folder(final_out, rank, world)
+        done = PairedDataset(final_out, create=True) if Path(final_out, "manifest.jsonl").exists() else None
     editor = teacher_obj or create_teacher(teacher, **(teacher_settings or {}))
     settings = dict(getattr(editor, "settings", {}))
+    known = editor.concepts() if hasattr(editor, "concepts") else None
+    unknown = [p for p in prompts if known and p not in known]
+    if unknown:
+        raise ValueError(f"teacher {teacher!r} has no concept {unknown[0]!r}; choose one of: {', '.join(known)}")
     data = PairedDataset(out, create=True)
+    data.remove_partial_files()
     todo = []
     for name, img in sources:
         src = center_crop_resize(img, size) if img.size != (size, size) else img
@@ -63,7 +80,7 @@ def teach(
         for prompt in prompts:
             s = pair_seed(sha, prompt, seed)
             key = pair_key(sha, teacher, settings, prompt, s)
-            if key in data:
+            if key in data or (world > 1 and done is not None and key in done):
                 summary.already_done += 1
                 continue
             todo.append((name, src, sha, prompt, s, key))
@@ -89,6 +106,10 @@ def teach(
             bar.update(len(batch))
             bar.set_postfix(prompt=prompt[:24], failed=len(summary.failed))
     bar.close()
+    if world > 1:
+        mark_part_done(final_out, rank, world)
+        if rank == 0:
+            merge_parts(final_out, world)
     return summary
 
 

@@ -11,9 +11,9 @@ Presets at 256x256 (MACs: multiply-accumulates, attention included; checked by t
 ================  =====  ==========  =========
 name              ngf    params      G MACs
 ================  =====  ==========  =========
-e2gan-small       8      0.108 M     0.64
-e2gan             16     0.405 M     2.31
-e2gan-large       32     1.566 M     8.78
+e2gan-small       8      0.106 M     0.67
+e2gan             16     0.404 M     2.36
+e2gan-large       32     1.577 M     8.81
 ================  =====  ==========  =========
 """
 
@@ -37,6 +37,7 @@ class E2GANConfig:
     norm: str = "instance"
     residual: bool = True
     film: bool = True
+    padding: str = "zeros"  # peft's LoRA convs zero-pad: a zero-padded base makes merged == unmerged exactly
 
 
 class E2GANGenerator(nn.Module):
@@ -47,21 +48,22 @@ class E2GANGenerator(nn.Module):
         super().__init__()
         self.config = cfg = E2GANConfig(**config)
         c1, c2, c4 = cfg.ngf, cfg.ngf * 2, cfg.ngf * 4
-        self.stem = ConvNormAct(3, c1, 7, 1, cfg.norm)
-        self.down1 = ConvNormAct(c1, c2, 3, 2, cfg.norm)
-        self.down2 = ConvNormAct(c2, c4, 3, 2, cfg.norm)
-        self.res_before = nn.Sequential(*[ResnetBlock(c4, cfg.norm) for _ in range(cfg.n_res_before)])
-        self.ds = ConvNormAct(c4, c4, 3, 2, cfg.norm)
+        n, pad = cfg.norm, cfg.padding
+        self.stem = ConvNormAct(3, c1, 7, 1, n, padding=pad)
+        self.down1 = ConvNormAct(c1, c2, 3, 2, n, padding=pad)
+        self.down2 = ConvNormAct(c2, c4, 3, 2, n, padding=pad)
+        self.res_before = nn.Sequential(*[ResnetBlock(c4, n, pad) for _ in range(cfg.n_res_before)])
+        self.ds = ConvNormAct(c4, c4, 3, 2, n, padding=pad)
         self.transformer = TransformerBlock(c4, cfg.text_dim, cfg.heads)
-        self.us = Upsample(c4, c4, cfg.norm)
-        self.res_after = nn.Sequential(*[ResnetBlock(c4, cfg.norm) for _ in range(cfg.n_res_after)])
-        self.up1 = Upsample(c4, c2, cfg.norm)
-        self.up2 = Upsample(c2, c1, cfg.norm)
+        self.us = Upsample(c4, c4, n, pad)
+        self.res_after = nn.Sequential(*[ResnetBlock(c4, n, pad) for _ in range(cfg.n_res_after)])
+        self.up1 = Upsample(c4, c2, n, pad)
+        self.up2 = Upsample(c2, c1, n, pad)
         if cfg.film:
             self.film1 = TextFiLM(cfg.text_dim, c2)
             self.film2 = TextFiLM(cfg.text_dim, c1)
         self.head = nn.Sequential(
-            nn.Conv2d(c1 + 3, c1, 3, padding=1, padding_mode="reflect"), nn.ReLU(inplace=True), nn.Conv2d(c1, 3, 1)
+            nn.Conv2d(c1 + 3, c1, 3, padding=1, padding_mode=pad), nn.ReLU(inplace=True), nn.Conv2d(c1, 3, 1)
         )
         if cfg.residual:  # start as the identity edit
             nn.init.zeros_(self.head[-1].weight)

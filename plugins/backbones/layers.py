@@ -22,18 +22,20 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
 
 
 class ConvNormAct(nn.Sequential):
-    def __init__(self, cin, cout, kernel=3, stride=1, norm="instance", act=True):
+    def __init__(self, cin, cout, kernel=3, stride=1, norm="instance", act=True, padding="zeros"):
         super().__init__(
-            nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, padding_mode="reflect"),
+            nn.Conv2d(cin, cout, kernel, stride, padding=kernel // 2, padding_mode=padding),
             norm_layer(norm, cout),
             nn.ReLU(inplace=True) if act else nn.Identity(),
         )
 
 
 class ResnetBlock(nn.Module):
-    def __init__(self, channels, norm="instance"):
+    def __init__(self, channels, norm="instance", padding="zeros"):
         super().__init__()
-        self.block = nn.Sequential(ConvNormAct(channels, channels, 3, 1, norm), ConvNormAct(channels, channels, 3, 1, norm, act=False))
+        self.block = nn.Sequential(
+            ConvNormAct(channels, channels, 3, 1, norm, padding=padding), ConvNormAct(channels, channels, 3, 1, norm, act=False, padding=padding)
+        )
 
     def forward(self, x):
         return x + self.block(x)
@@ -42,9 +44,9 @@ class ResnetBlock(nn.Module):
 class Upsample(nn.Module):
     """Resize x2 then a 3x3 conv: peft can put LoRA on it, unlike ``ConvTranspose2d``."""
 
-    def __init__(self, cin, cout, norm="instance"):
+    def __init__(self, cin, cout, norm="instance", padding="zeros"):
         super().__init__()
-        self.conv = ConvNormAct(cin, cout, 3, 1, norm)
+        self.conv = ConvNormAct(cin, cout, 3, 1, norm, padding=padding)
 
     def forward(self, x, size=None):
         if size is None:

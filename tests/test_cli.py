@@ -1,0 +1,60 @@
+"""The commands end to end on tiny data, in-process (click's runner) to keep the suite fast."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+from PIL import Image
+
+from e2gan.cli import cli
+from tests.conftest import photo
+
+
+def run(*args):
+    res = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return res
+
+
+def test_plugins_command_lists_versions_and_parts():
+    res = run("plugins")
+    assert res.exit_code == 0
+    assert "classic-teacher  [e2gan 0.1.0]" in res.output and "teacher: classic" in res.output
+    rows = json.loads(run("plugins", "--json").output)
+    assert any("backbone" in r["registers"] for r in rows)
+
+
+def test_pipeline_commands(tmp_path, tiny_data):
+    base, ad, p2p, out = tmp_path / "base", tmp_path / "ad", tmp_path / "p2p", tmp_path / "out"
+    res = run("train-base", "--data", tiny_data, "--backbone", "e2gan-small", "--steps", 3, "--batch-size", 2, "--out", base)
+    assert res.exit_code == 0, res.output
+    assert "base model:" in res.output and (base / "model.safetensors").exists()
+    res = run("finetune", "--base", base, "--data", tiny_data, "--prompt", "sepia", "--steps", 3, "--batch-size", 2, "--out", ad)
+    assert res.exit_code == 0, res.output
+    assert "trainable parameters" in res.output and (ad / "adapter_model.safetensors").exists()
+    res = run("train", "--data", tiny_data, "--prompt", "sepia", "--set", "ngf=8", "--steps", 2, "--batch-size", 2, "--out", p2p)
+    assert res.exit_code == 0, res.output
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    photo(7, 50).save(imgs / "a.png")
+    photo(8, 36).save(imgs / "b.jpg")
+    res = run("apply", "--model", ad, "--input", imgs, "--out", out)
+    assert res.exit_code == 0, res.output
+    assert Image.open(out / "a.png").size == (50, 50) and Image.open(out / "b.png").size == (36, 36)
+    res = run("apply", "--model", base, "--input", imgs / "a.png", "--out", out)
+    assert res.exit_code == 2 and "--prompt" in res.output
+    res = run("eval", "--model", ad, "--data", tiny_data, "--out", tmp_path / "m.json", "--grid", tmp_path / "g.png")
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert set(metrics["per_prompt"]) == {"sepia"} and metrics["mean"]["psnr"] > 0
+    assert Image.open(tmp_path / "g.png").size[0] > 3 * 32
+
+
+def test_unknown_teacher_is_a_clear_error(tmp_path):
+    res = run("teach", "--teacher", "nope", "--prompt", "x", "--crops", 1, "--size", 32, "--out", tmp_path / "d")
+    assert res.exit_code == 2 and "no teacher named 'nope'" in res.output
+
+
+def test_unknown_classic_prompt_lists_the_concepts(tmp_path):
+    res = run("teach", "--prompt", "make it rain", "--crops", 1, "--size", 32, "--out", tmp_path / "d")
+    assert res.exit_code == 2 and "choose one of" in res.output

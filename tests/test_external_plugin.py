@@ -1,0 +1,78 @@
+"""A real third-party distribution (own pyproject, own entry point) is built, installed and used."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from PIL import Image
+
+from tests.conftest import photo
+
+PYPROJECT = """
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "e2gan-mirror-teacher"
+version = "0.3.1"
+
+[project.entry-points.e2gan]
+mirror = "e2gan_mirror"
+"""
+
+MODULE = '''
+from e2gan import hookimpl
+
+
+class Mirror:
+    batch_size = 8
+
+    def __init__(self, axis="horizontal"):
+        self.axis = axis
+        self.settings = {"axis": axis}
+
+    def edit(self, images, prompt, seeds):
+        from PIL import ImageOps
+
+        flip = ImageOps.mirror if self.axis == "horizontal" else ImageOps.flip
+        return [flip(im) for im in images]
+
+
+@hookimpl
+def register_teachers(register):
+    register("mirror", Mirror, description="flips the photo")
+'''
+
+
+def test_installed_distribution_is_listed_and_teaches(tmp_path):
+    src = tmp_path / "dist"
+    (src / "e2gan_mirror").mkdir(parents=True)
+    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
+    (src / "e2gan_mirror" / "__init__.py").write_text(MODULE)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(site), str(src)],
+                   check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(site), "TQDM_DISABLE": "1"}
+    e2gan = [sys.executable, "-m", "e2gan.cli"]
+    listed = subprocess.run(e2gan + ["plugins"], env=env, capture_output=True, text=True, check=True).stdout
+    assert "mirror  [e2gan-mirror-teacher 0.3.1]" in listed and "teacher: mirror" in listed
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    photo(1, 40).save(imgs / "a.png")
+    out = tmp_path / "data"
+    res = subprocess.run(e2gan + ["teach", "--teacher", "mirror", "--set", "axis=vertical", "--prompt", "flip", "--images", str(imgs),
+                                  "--size", "32", "--out", str(out)], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    line = (out / "manifest.jsonl").read_text().splitlines()[0]
+    assert '"teacher": "mirror"' in line and '"axis": "vertical"' in line
+    import json
+
+    rec = json.loads(line)
+    src_img, tgt_img = Image.open(out / rec["source"]), Image.open(out / rec["target"])
+    assert list(tgt_img.getdata()) == list(src_img.transpose(Image.FLIP_TOP_BOTTOM).getdata())
+    assert Path(out / rec["target"]).exists()

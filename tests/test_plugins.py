@@ -1,0 +1,100 @@
+"""Plugin discovery: built-ins through entry points, throwaway plugins, collisions, misspelt hooks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import e2gan
+from e2gan.hookspecs import hookimpl
+from e2gan.plugins import PluginError, entries, plugin_summaries, pm
+from e2gan.registry import UnknownNameError
+
+BUILTIN = {
+    "backbone": {"e2gan", "e2gan-small", "e2gan-large", "pix2pix-resnet9", "pix2pix-unet256", "timm-unet"},
+    "discriminator": {"patchgan"},
+    "teacher": {"classic"},
+    "text_encoder": {"hashed-words", "clip"},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BUILTIN))
+def test_builtin_parts_are_discovered_through_entry_points(kind):
+    found = entries(kind)
+    assert BUILTIN[kind] <= set(found)
+    assert all(e.plugin in {"backbones", "classic-teacher", "text-encoders", "adaptation"} for e in found.values())
+
+
+def test_registry_facade_lists_by_pattern_and_explains_unknown_names():
+    assert e2gan.list_backbones("pix2pix*") == ["pix2pix-resnet9", "pix2pix-unet256"]
+    with pytest.raises(UnknownNameError, match="Did you mean 'e2gan-small'"):
+        e2gan.create_backbone("e2gan-smal")
+
+
+def test_throwaway_plugin_registers_and_unregisters(register_plugin):
+    class Echo:
+        settings = {}
+
+        def edit(self, images, prompt, seeds):
+            return images
+
+    class Plugin:
+        @hookimpl
+        def register_teachers(self, register):
+            register("echo", Echo, description="returns its input")
+
+    register_plugin(Plugin(), "echo-plugin")
+    assert "echo" in e2gan.list_teachers()
+    assert entries("teacher")["echo"].plugin == "echo-plugin"
+    summary = {row["name"]: row for row in plugin_summaries()}
+    assert summary["echo-plugin"]["registers"] == {"teacher": ["echo"]}
+
+
+def test_two_plugins_with_one_name_is_an_error_naming_both(register_plugin):
+    class Dup:
+        @hookimpl
+        def register_teachers(self, register):
+            register("classic", object)
+
+    register_plugin(Dup(), "dup-plugin")
+    with pytest.raises(PluginError, match="'classic-teacher'.*'dup-plugin'|'dup-plugin'.*'classic-teacher'"):
+        e2gan.list_teachers()
+
+
+def test_misspelt_hook_fails_at_load():
+    code = textwrap.dedent(
+        """
+        from e2gan.plugins import pm, load_plugins, PluginError
+        from e2gan.hookspecs import hookimpl
+        class Bad:
+            @hookimpl
+            def register_teacher(self, register):  # missing 's'
+                pass
+        pm.register(Bad(), name="bad")
+        try:
+            load_plugins()
+        except PluginError as exc:
+            print("ERR", exc)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "ERR" in out and "register_teacher" in out
+
+
+def test_load_plugins_env_restricts_what_loads():
+    code = "import e2gan; print(e2gan.list_backbones(), e2gan.list_teachers())"
+    env = {**os.environ, "E2GAN_LOAD_PLUGINS": "classic-teacher"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    assert out.strip() == "[] ['classic']"
+    env["E2GAN_LOAD_PLUGINS"] = "no-such-plugin"
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode != 0 and "no-such-plugin" in res.stderr
+
+
+def test_pm_has_every_builtin_plugin_once():
+    names = [n for n, _ in pm.list_name_plugin()]
+    assert len(names) == len(set(names))

@@ -1,0 +1,138 @@
+"""save_pretrained/from_pretrained round trips for bases and adapters; adapters load in plain peft."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from peft import PeftModel
+
+import e2gan
+from e2gan.engine import TrainConfig
+from e2gan.lora import add_lora, load_adapter, merge_adapter, paper_targets, save_adapter
+from e2gan.stages import finetune, load_pairs, train_base
+from e2gan.student import Student
+
+X = torch.rand(2, 3, 32, 32) * 2 - 1
+
+
+def _perturb(student):
+    """Random non-zero weights everywhere (a fresh e2gan generator is the identity)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in student.generator.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return student
+
+
+@pytest.mark.parametrize("backbone,config", [("e2gan-small", {}), ("pix2pix-resnet9", {"ngf": 8}), ("timm-unet", {"encoder": "mobilenetv3_small_050"})])
+def test_base_round_trip(tmp_path, backbone, config):
+    s = _perturb(Student.create(backbone, **config))
+    s.generator.eval()
+    s.save_pretrained(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
+    loaded = Student.from_pretrained(tmp_path)
+    with torch.no_grad():
+        assert torch.equal(s(X, "sepia"), loaded(X, "sepia"))
+    assert loaded.fingerprint() == s.fingerprint()
+    cfg = json.loads((tmp_path / "config.json").read_text())
+    assert cfg["backbone"] == backbone
+    if s.text_encoder is not None:
+        assert cfg["text_encoder"]["name"] == "hashed-words"
+
+
+@pytest.fixture
+def base_dir(tmp_path, tiny_data):
+    pairs = load_pairs(tiny_data, ["sepia", "cartoon"])
+    train_base(pairs, tmp_path / "base", "e2gan-small", cfg=TrainConfig(steps=3, batch_size=2, gan_weight=1.0), progress=False)
+    return tmp_path / "base"
+
+
+def test_adapter_round_trip_and_plain_peft(tmp_path, base_dir, tiny_data):
+    pairs = load_pairs(tiny_data, "sepia")
+    student, _ = finetune(str(base_dir), pairs, tmp_path / "ad", TrainConfig(steps=3, batch_size=2, lr=1e-2, gan_weight=0), progress=False)
+    files = sorted(p.name for p in (tmp_path / "ad").iterdir())
+    assert {"adapter_config.json", "adapter_model.safetensors", "e2gan_adapter.json", "training_log.jsonl"} <= set(files)
+    with torch.no_grad():
+        want = student(X, "sepia")
+    # through e2gan (base found from the adapter's metadata)
+    loaded = Student.from_pretrained(tmp_path / "ad")
+    assert loaded.meta["prompt"] == "sepia"
+    with torch.no_grad():
+        assert torch.allclose(loaded(X, "sepia"), want, atol=1e-6)
+    # through plain peft on a plain base module
+    base = Student.from_pretrained(base_dir)
+    peft_model = PeftModel.from_pretrained(base.generator, str(tmp_path / "ad"))
+    emb, mask = base.embed(["sepia"] * 2)
+    with torch.no_grad():
+        assert torch.allclose(peft_model(X, emb, mask), want, atol=1e-6)
+    cfg = json.loads((tmp_path / "ad" / "adapter_config.json").read_text())
+    assert cfg["peft_type"] == "LORA" and cfg["rank_pattern"]
+
+
+def test_lora_trains_only_the_adapter(base_dir, tiny_data, tmp_path):
+    base = Student.from_pretrained(base_dir)
+    before = {k: v.clone() for k, v in base.generator.state_dict().items()}
+    pairs = load_pairs(tiny_data, "cartoon")
+    student, _ = finetune(str(base_dir), pairs, tmp_path / "ad", TrainConfig(steps=4, batch_size=2, lr=1e-2, gan_weight=0), progress=False)
+    after = student.generator.get_base_model().state_dict()
+    changed_lora = False
+    for k, v in after.items():
+        if "lora_" in k:
+            changed_lora |= "lora_B" in k and v.abs().sum() > 0
+            continue
+        assert torch.equal(v, before[k.replace(".base_layer", "")]), k
+    assert changed_lora
+    assert student.meta["trainable_parameters"] == sum(p.numel() for p in student.generator.parameters() if p.requires_grad)
+
+
+def test_paper_targets_skip_resnet_blocks():
+    s = Student.create("e2gan")
+    targets = paper_targets(s.generator)
+    assert not any("res_" in t for t in targets)
+    assert {"down1.0", "ds.0", "transformer.cross_attn.to_k", "us.conv.0", "up2.conv.0"} <= set(targets)
+
+
+def test_default_adapter_budget_on_the_default_backbone():
+    """Issue target: LoRA trains <= 5% of the base and <= 0.11 M weights."""
+    s = Student.create("e2gan")
+    n = s.num_parameters()
+    add_lora(s, paper_targets(s.generator), 4)
+    trainable = s.num_parameters(trainable_only=True)
+    assert trainable <= 0.05 * n and trainable <= 110_000
+
+
+def test_merge_is_exact(base_dir, tmp_path):
+    s = Student.from_pretrained(base_dir)
+    add_lora(s, paper_targets(s.generator), 2)
+    with torch.no_grad():
+        for n, p in s.generator.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.1)
+        want = s(X, "sepia")
+        merge_adapter(s)
+        got = s(X, "sepia")
+    assert torch.allclose(got, want, atol=1e-5)
+
+
+def test_adapter_refuses_a_different_base(base_dir, tmp_path, tiny_data):
+    pairs = load_pairs(tiny_data, "sepia")
+    finetune(str(base_dir), pairs, tmp_path / "ad", TrainConfig(steps=1, batch_size=2, gan_weight=0), progress=False)
+    other = _perturb(Student.create("e2gan-small"))
+    other.save_pretrained(tmp_path / "other")
+    with pytest.raises(ValueError, match="fingerprint"):
+        Student.from_pretrained(tmp_path / "ad", base=str(tmp_path / "other"))
+
+
+def test_from_pretrained_errors_name_the_folder(tmp_path):
+    with pytest.raises(FileNotFoundError, match="config.json"):
+        Student.from_pretrained(tmp_path)
+    with pytest.raises(FileNotFoundError, match="zoo"):
+        Student.from_pretrained("zoo:no-such-model")
+
+
+def test_zoo_base_loads_and_knows_its_concepts():
+    s = Student.from_pretrained("zoo:classic-base")
+    assert s.backbone == "e2gan" and "sepia" in s.meta["prompts"]
+    assert isinstance(e2gan.Student, type)
