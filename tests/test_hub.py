@@ -1,0 +1,107 @@
+"""Pulling a base and an adapter from a Hub-compatible server on loopback (olah serving git repos)
+through the real huggingface_hub client: the same code path as huggingface.co."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import torch
+
+from e2gan.engine import TrainConfig
+from e2gan.stages import finetune, load_pairs, train_base
+
+OLAH = shutil.which("olah-cli", path=os.path.dirname(sys.executable))
+pytestmark = pytest.mark.skipif(OLAH is None, reason="olah is not installed (pip install 'e2gan[test]')")
+
+
+def _git_repo(folder: Path, files_from: Path):
+    folder.mkdir(parents=True)
+    for f in files_from.iterdir():
+        if f.is_file():
+            shutil.copy(f, folder / f.name)
+    git = ["git", "-c", "user.email=test@e2gan", "-c", "user.name=e2gan-test"]
+    subprocess.run(git + ["init", "-q", "-b", "main"], cwd=folder, check=True)
+    subprocess.run(git + ["add", "."], cwd=folder, check=True)
+    subprocess.run(git + ["commit", "-qm", "upload"], cwd=folder, check=True)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory, tiny_data):
+    root = tmp_path_factory.mktemp("hub")
+    base_dir, ad_dir = root / "local-base", root / "local-adapter"
+    train_base(load_pairs(tiny_data, ["sepia", "cartoon"]), base_dir, "e2gan-small", cfg=TrainConfig(steps=2, batch_size=2), progress=False)
+    finetune(str(base_dir), load_pairs(tiny_data, "sepia"), ad_dir, TrainConfig(steps=3, batch_size=2, lr=1e-2, gan_weight=0), progress=False)
+    meta = json.loads((ad_dir / "e2gan_adapter.json").read_text())
+    meta["base"] = "e2gan-test/tiny-base"  # as published: the adapter names its base by Hub id
+    (ad_dir / "e2gan_adapter.json").write_text(json.dumps(meta))
+    _git_repo(root / "mirrors" / "models" / "e2gan-test" / "tiny-base", base_dir)
+    _git_repo(root / "mirrors" / "models" / "e2gan-test" / "tiny-sepia", ad_dir)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (root / "configs.toml").write_text(
+        f'[basic]\nhost = "127.0.0.1"\nport = {port}\nrepos-path = "./repos"\nmirror-scheme = "http"\n'
+        f'mirror-netloc = "127.0.0.1:{port}"\nmirror-lfs-netloc = "127.0.0.1:{port}"\nmirrors-path = ["./mirrors"]\n'
+        "[accessibility]\noffline = true\n"
+    )
+    proc = subprocess.Popen([OLAH, "-c", "configs.toml"], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(url + "/api/models/e2gan-test/tiny-base/revision/main", timeout=1)
+            break
+        except Exception:
+            time.sleep(0.2)
+    yield {"url": url, "base": base_dir, "adapter": ad_dir, "home": root / "hf-home"}
+    proc.terminate()
+    proc.wait(10)
+
+
+def _run(hub, code):
+    env = {**os.environ, "HF_ENDPOINT": hub["url"], "HF_HUB_OFFLINE": "0", "HF_HOME": str(hub["home"]), "HF_HUB_DISABLE_TELEMETRY": "1"}
+    res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout
+
+
+def test_base_and_adapter_from_the_hub_match_local(hub, tmp_path):
+    x = torch.linspace(-1, 1, 2 * 3 * 32 * 32).reshape(2, 3, 32, 32)
+    torch.save(x, tmp_path / "x.pt")
+    code = f"""
+import torch
+from e2gan.student import Student
+x = torch.load({str(tmp_path / 'x.pt')!r})
+for ref in ["e2gan-test/tiny-base", "hf-hub:e2gan-test/tiny-sepia"]:
+    s = Student.from_pretrained(ref, revision="main")
+    with torch.no_grad():
+        torch.save(s(x, "sepia"), {str(tmp_path)!r} + "/" + ref.split("/")[-1] + ".pt")
+print("ok")
+"""
+    assert "ok" in _run(hub, code)
+    from e2gan.student import Student
+
+    local_base = Student.from_pretrained(hub["base"])
+    local_ad = Student.from_pretrained(hub["adapter"], base=str(hub["base"]))
+    with torch.no_grad():
+        assert torch.equal(torch.load(tmp_path / "tiny-base.pt"), local_base(x, "sepia"))
+        assert torch.allclose(torch.load(tmp_path / "tiny-sepia.pt"), local_ad(x, "sepia"), atol=1e-6)
+
+
+def test_missing_repo_is_a_clear_error(hub):
+    out = _run(hub, """
+from e2gan.student import Student
+try:
+    Student.from_pretrained("e2gan-test/nope", revision="main")
+except FileNotFoundError as e:
+    print("ERR", e)
+""")
+    assert "ERR could not fetch 'e2gan-test/nope'" in out
