@@ -26,7 +26,7 @@ BUILTIN = {
 def test_builtin_parts_are_discovered_through_entry_points(kind):
     found = entries(kind)
     assert BUILTIN[kind] <= set(found)
-    assert all(e.plugin in {"backbones", "classic-teacher", "text-encoders", "adaptation"} for e in found.values())
+    assert all(e.plugin in {"backbones", "classic-teacher", "text-encoders", "adaptation", "diffusers-teachers"} for e in found.values())
 
 
 def test_registry_facade_lists_by_pattern_and_explains_unknown_names():

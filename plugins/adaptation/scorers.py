@@ -16,7 +16,7 @@ class WeightDeltaScorer:
     def score(self, student, pairs, layers, seed: int = 0) -> dict[str, float]:
         deltas = full_finetune_deltas(student, pairs, layers, self.steps, seed, self.lr)
         gen = student.generator
-        return {n: float(d.norm() / gen.get_submodule(n).weight.norm().clamp_min(1e-12)) for n, d in deltas.items()}
+        return {n: float(d.norm() / gen.get_submodule(n).weight.detach().norm().clamp_min(1e-12)) for n, d in deltas.items()}
 
 
 class FisherScorer:
