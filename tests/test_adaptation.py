@@ -100,3 +100,15 @@ def test_adapt_end_to_end_with_every_choice(base, pairs, tmp_path):
     assert (tmp_path / "ad" / "adapter_model.safetensors").exists()
     loaded = Student.from_pretrained(tmp_path / "ad")
     assert loaded.meta["adapter"]["adapt"]["searcher"] == "greedy"
+
+
+def test_compare_writes_table_json_and_plot(tmp_path, base):
+    from e2gan.compare import run_compare
+
+    res = run_compare("searcher", ["uniform:rank=1", "random"], tmp_path, base=str(base), concepts=["winter", "sepia"], steps=2,
+                      size=32, crops=6, test_crops=3, trial_steps=2)
+    assert [r["strategy"] for r in res["summary"]] == ["uniform:rank=1", "random"]
+    assert len(res["rows"]) == 4 and all(r["psnr"] > 0 for r in res["rows"])
+    table = (tmp_path / "compare.md").read_text()
+    assert "| uniform:rank=1 |" in table and "| random |" in table
+    assert (tmp_path / "compare.png").stat().st_size > 1000

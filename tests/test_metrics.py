@@ -64,3 +64,15 @@ def test_macs_count_attention_and_linear():
     x, ctx = torch.zeros(1, 10, 32), torch.zeros(1, 7, 16)
     linear = 10 * 32 * 32 * 2 + 7 * 16 * 32 * 2  # q, out; k, v
     assert count_macs(attn, x, ctx) == linear + 2 * 10 * 7 * 32
+
+
+def test_kid_single_subset_matches_the_formula():
+    from e2gan.metrics import kernel_inception_distance
+
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((40, 8)), rng.standard_normal((40, 8)) + 0.5
+    k = lambda a, b: (a @ b.T / 8 + 1) ** 3  # noqa: E731
+    m = 40
+    ref = ((k(x, x).sum() - np.trace(k(x, x))) / (m * (m - 1)) + (k(y, y).sum() - np.trace(k(y, y))) / (m * (m - 1)) - 2 * k(x, y).mean())
+    mean, std = kernel_inception_distance(torch.from_numpy(x), torch.from_numpy(y), subsets=1, subset_size=40)
+    assert mean == pytest.approx(ref, rel=1e-9) and std == 0.0

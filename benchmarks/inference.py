@@ -1,0 +1,84 @@
+"""Inference cost of every generator at 256x256, batch 1: params, MACs, eager PyTorch and ONNX
+Runtime latency (2 threads), FPS, and the floor that MACs imply at this CPU's measured matmul rate.
+
+Models are timed interleaved (A B C A B C ...) so this machine's drift hits all of them alike;
+figures are medians with the min-max spread."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+BACKBONES = {"e2gan-small": {}, "e2gan": {}, "e2gan-large": {}, "pix2pix-resnet9": {}, "pix2pix-unet256": {}}
+
+
+def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = float("inf")
+    for _ in range(reps):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def run(rounds: int = 7, size: int = 256, threads: int = 2) -> dict:
+    from e2gan.export import concept_module, export_onnx, onnx_session
+    from e2gan.macs import count_macs
+    from e2gan.student import Student
+
+    torch.set_num_threads(threads)
+    tmp = Path(tempfile.mkdtemp(prefix="e2gan-infer-"))
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    models = {}
+    for name, cfg in BACKBONES.items():
+        s = Student.create(name, **cfg)
+        module = concept_module(s, "sepia")
+        args = (x, *((module.embeds, module.mask) if module.conditioned else ()))
+        path = export_onnx(s, "sepia", tmp / f"{name}.onnx", size)
+        models[name] = {"module": module, "session": onnx_session(path, threads), "params": s.num_parameters(),
+                        "macs": count_macs(s.generator, *args), "eager": [], "ort": []}
+    feed = {"image": x.numpy()}
+    with torch.no_grad():
+        for m in models.values():  # warm-up
+            m["module"](x)
+            m["session"].run(None, feed)
+        for _ in range(rounds):
+            for m in models.values():
+                t = time.perf_counter()
+                m["module"](x)
+                m["eager"].append(1000 * (time.perf_counter() - t))
+                t = time.perf_counter()
+                m["session"].run(None, feed)
+                m["ort"].append(1000 * (time.perf_counter() - t))
+    rate = matmul_gflops()
+    rows = []
+    for name, m in models.items():
+        rows.append({"name": name, "params": m["params"], "gmacs": m["macs"] / 1e9, "eager_ms": statistics.median(m["eager"]),
+                     "eager_range": (min(m["eager"]), max(m["eager"])), "ort_ms": statistics.median(m["ort"]),
+                     "ort_range": (min(m["ort"]), max(m["ort"])), "floor_ms": 2 * m["macs"] / (rate * 1e9) * 1000})
+    return {"rows": rows, "gflops": rate, "size": size, "threads": threads, "rounds": rounds}
+
+
+def markdown(r: dict) -> str:
+    ref = next(x for x in r["rows"] if x["name"] == "pix2pix-resnet9")
+    out = [f"## Inference at {r['size']}x{r['size']}, batch 1, {r['threads']} threads",
+           "", f"Medians of {r['rounds']} interleaved rounds (min-max). MACs count attention and transposed convs per output pixel. "
+           f"Floor = 2 x MACs / {r['gflops']:.0f} GFLOP/s (this CPU's fp32 2048^3 matmul). A time under its floor means the "
+           "backend did fewer multiplications than direct convolution (oneDNN's Winograd 3x3 convolutions), not a timing error.", "",
+           "| model | params | G MACs | eager ms | ONNX Runtime ms | ORT FPS | floor ms | ORT speed-up vs pix2pix-resnet9 |",
+           "|---|---|---|---|---|---|---|---|"]
+    for x in r["rows"]:
+        out.append(f"| {x['name']} | {x['params'] / 1e6:.3f} M | {x['gmacs']:.2f} | {x['eager_ms']:.1f} ({x['eager_range'][0]:.0f}-{x['eager_range'][1]:.0f}) | "
+                   f"{x['ort_ms']:.1f} ({x['ort_range'][0]:.0f}-{x['ort_range'][1]:.0f}) | {1000 / x['ort_ms']:.1f} | {x['floor_ms']:.1f} | "
+                   f"{ref['ort_ms'] / x['ort_ms']:.1f}x |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(run()))

@@ -1,0 +1,76 @@
+"""Training cost per concept, side by side on one held-out concept of the classic teacher:
+pix2pix from scratch, full fine-tune of the base, E2GAN LoRA, E2GAN LoRA + k-means 20% of the data.
+
+Training FLOPs are counted as 3 x forward MACs x 2 per sample (forward + backward ~ 3 forwards),
+times steps x batch: the usual estimate, the same rule for every row."""
+
+from __future__ import annotations
+
+import copy
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, size: int = 128) -> dict:
+    from e2gan.adapt import adapt
+    from e2gan.compare import ensure_data
+    from e2gan.engine import TrainConfig, train
+    from e2gan.evaluate import evaluate
+    from e2gan.macs import count_macs
+    from e2gan.stages import finetune, load_pairs, train_scratch
+    from e2gan.student import Student
+
+    tmp = Path(tempfile.mkdtemp(prefix="e2gan-cost-"))
+    data = tmp / "data"
+    ensure_data(data, [concept], size, 96, 24, 0)
+    pairs = load_pairs(data, concept, "train")
+    x = torch.zeros(1, 3, size, size)
+    rows = []
+
+    def row(name, student, secs, n_steps, batch, stored):
+        gen = getattr(student.generator, "get_base_model", lambda: student.generator)()
+        e, m = student.embed([concept])
+        macs = count_macs(gen, x, *((e, m) if e is not None else ()))
+        q = evaluate(student, data, [concept], "test")[concept]
+        rows.append({"name": name, "psnr": q["psnr"], "ssim": q["ssim"], "seconds": secs, "steps": n_steps, "batch": batch,
+                     "train_flops": 6 * macs * n_steps * batch, "trainable": student.num_parameters(True) if name != "pix2pix from scratch"
+                     else student.num_parameters(), "stored": stored})
+
+    cfg = TrainConfig(steps=p2p_steps, batch_size=4, gan_weight=1.0)
+    p2p, _ = train_scratch(pairs, tmp / "p2p", "pix2pix-resnet9", cfg, progress=False)
+    row("pix2pix from scratch", p2p, p2p.meta["seconds"], p2p_steps, 4, (tmp / "p2p" / "model.safetensors").stat().st_size)
+
+    full = Student.from_pretrained("zoo:classic-base")
+    t = time.perf_counter()
+    train(full, pairs, TrainConfig(steps=steps, batch_size=8, lr=2e-4, gan_weight=0), progress=False)
+    full.save_pretrained(tmp / "full")
+    row("full fine-tune of the base", full, time.perf_counter() - t, steps, 8, (tmp / "full" / "model.safetensors").stat().st_size)
+
+    lcfg = TrainConfig(steps=steps, batch_size=8, lr=2e-3, gan_weight=0)
+    lora, _ = finetune("zoo:classic-base", pairs, tmp / "lora", copy.deepcopy(lcfg), progress=False)
+    row("E2GAN LoRA", lora, lora.meta["seconds"], steps, 8, (tmp / "lora" / "adapter_model.safetensors").stat().st_size)
+
+    t = time.perf_counter()
+    sel, _, info = adapt("zoo:classic-base", pairs, tmp / "lora-km", select="kmeans", fraction=0.2, cfg=copy.deepcopy(lcfg), progress=False)
+    row("E2GAN LoRA + k-means 20%", sel, time.perf_counter() - t, steps, 8, (tmp / "lora-km" / "adapter_model.safetensors").stat().st_size)
+    return {"concept": concept, "size": size, "rows": rows}
+
+
+def markdown(r: dict) -> str:
+    ref = r["rows"][0]
+    out = [f"## Training cost per concept ({r['concept']!r}, {r['size']} px, classic teacher)", "",
+           "Wall time on this machine; training FLOPs = 6 x forward MACs x steps x batch. Quality: PSNR/SSIM to the teacher on held-out photos.", "",
+           "| method | PSNR dB | SSIM | steps x batch | wall s | train TFLOPs | trainable | stored bytes | time vs pix2pix | trainable vs pix2pix |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for x in r["rows"]:
+        out.append(f"| {x['name']} | {x['psnr']:.2f} | {x['ssim']:.3f} | {x['steps']} x {x['batch']} | {x['seconds']:.0f} | "
+                   f"{x['train_flops'] / 1e12:.2f} | {x['trainable']:,} | {x['stored']:,} | {x['seconds'] / ref['seconds']:.2f} | "
+                   f"{100 * x['trainable'] / ref['trainable']:.2f}% |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(run()))
