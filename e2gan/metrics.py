@@ -107,7 +107,7 @@ def kernel_inception_distance(f1: torch.Tensor, f2: torch.Tensor, subsets: int =
         kxy = (x @ y.T / d + 1) ** 3
         mmd = (kxx.sum() - kxx.diagonal().sum()) / (m * (m - 1)) + (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1)) - 2 * kxy.mean()
         vals.append(float(mmd))
-    t = torch.tensor(vals)
+    t = torch.tensor(vals, dtype=torch.float64)
     return float(t.mean()), float(t.std()) if len(vals) > 1 else 0.0
 
 
