@@ -181,7 +181,10 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     want = count or (max(1, round(fraction * n)) if fraction else n)
     sel_name, sel_settings = _parse_spec(select)
     if sel_name != "all" and want < n:
-        idx = create_selector(sel_name, **sel_settings).select(image_features(student, pairs), want, seed)
+        selector = create_selector(sel_name, **sel_settings)
+        needs = getattr(selector, "needs_features", True)
+        feats = image_features(student, pairs) if needs else torch.zeros(len(pairs), 0)
+        idx = selector.select(feats, want, seed)
         pairs = pairs.subset(idx)
     info.update(selector=select, data_used=len(pairs), select_seconds=round(time.perf_counter() - t0, 2))
 

@@ -135,8 +135,7 @@ def train_base(data, prompts, backbone, text_encoder, config, out, **kw):
     from e2gan.engine import PairTensors
     from e2gan.stages import load_pairs, train_base as run
 
-    parts = [load_pairs(d, prompts or None, "train", kw["size"]) for d in data]
-    pairs = PairTensors(*(__import__("torch").cat([getattr(p, a) for p in parts]) for a in ("sources", "targets")), sum((p.prompts for p in parts), []))
+    pairs = PairTensors.concat([load_pairs(d, prompts or None, "train", kw["size"]) for d in data])
     click.echo(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
     run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config))
     click.echo(f"base model: {Path(out).resolve()}")

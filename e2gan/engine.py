@@ -55,6 +55,10 @@ class PairTensors:
         s, t = data.load_pairs(records, size)
         return cls(s, t, [r.prompt for r in records])
 
+    @classmethod
+    def concat(cls, parts: list["PairTensors"]) -> "PairTensors":
+        return cls(torch.cat([p.sources for p in parts]), torch.cat([p.targets for p in parts]), [x for p in parts for x in p.prompts])
+
     def subset(self, idx):
         idx = list(idx)
         return PairTensors(self.sources[idx], self.targets[idx], [self.prompts[i] for i in idx])

@@ -66,4 +66,5 @@ def register_rank_searchers(register):
 @hookspec
 def register_data_selectors(register):
     """Training-subset selectors. ``factory(**settings)`` returns an object with
-    ``select(features (N, D) tensor, count, seed) -> list[int]`` (sorted indices into the data)."""
+    ``select(features (N, D) tensor, count, seed) -> list[int]`` (sorted indices into the data).
+    A selector that ignores the features sets ``needs_features = False`` (it then gets an (N, 0) tensor)."""

@@ -26,8 +26,9 @@ def test_plugins_command_lists_versions_and_parts():
 
 def test_pipeline_commands(tmp_path, tiny_data):
     base, ad, p2p, out = tmp_path / "base", tmp_path / "ad", tmp_path / "p2p", tmp_path / "out"
-    res = run("train-base", "--data", tiny_data, "--backbone", "e2gan-small", "--steps", 3, "--batch-size", 2, "--out", base)
+    res = run("train-base", "--data", tiny_data, "--data", tiny_data, "--backbone", "e2gan-small", "--steps", 3, "--batch-size", 2, "--out", base)
     assert res.exit_code == 0, res.output
+    assert "32 pairs, concepts: cartoon, sepia" in res.output  # 16 train pairs, given twice
     assert "base model:" in res.output and (base / "model.safetensors").exists()
     res = run("finetune", "--base", base, "--data", tiny_data, "--prompt", "sepia", "--steps", 3, "--batch-size", 2, "--out", ad)
     assert res.exit_code == 0, res.output

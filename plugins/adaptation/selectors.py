@@ -6,11 +6,15 @@ import torch
 
 
 class AllSelector:
+    needs_features = False
+
     def select(self, features, count, seed: int = 0) -> list[int]:
         return list(range(len(features)))
 
 
 class RandomSelector:
+    needs_features = False  # skip computing image features it would ignore
+
     def select(self, features, count, seed: int = 0) -> list[int]:
         g = torch.Generator().manual_seed(seed)
         return sorted(torch.randperm(len(features), generator=g)[:count].tolist())
