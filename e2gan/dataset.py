@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,7 +107,7 @@ class PairedDataset:
             atomic_save_image(self.root / src_rel, source)
         atomic_save_image(self.root / tgt_rel, target)
         record.source, record.target = src_rel, tgt_rel
-        line = (json.dumps(record.__dict__, sort_keys=True) + "\n").encode()
+        line = _manifest_line(record)
         fd = os.open(self.manifest, os.O_WRONLY | os.O_APPEND)
         try:
             os.write(fd, line)
@@ -135,6 +137,10 @@ class PairedDataset:
         return to_t(srcs), to_t(tgts)
 
 
+def _manifest_line(record: PairRecord) -> bytes:
+    return (json.dumps(record.__dict__, sort_keys=True) + "\n").encode()
+
+
 PARTS = ".parts"
 
 
@@ -152,8 +158,6 @@ def mark_part_done(root, rank: int, world: int) -> None:
 def merge_parts(root, world: int, timeout: float = 24 * 3600, poll: float = 0.2) -> int:
     """Wait for every shard's DONE marker, then fold their pairs into ``root`` (images moved, manifest
     rewritten atomically, duplicates by key dropped). Returns the number of pairs added."""
-    import time
-
     from e2gan.io import atomic_write_bytes
 
     parts = [part_folder(root, r, world) for r in range(world)]
@@ -164,22 +168,20 @@ def merge_parts(root, world: int, timeout: float = 24 * 3600, poll: float = 0.2)
             raise TimeoutError(f"shards {missing} of {root} did not finish; rerun the same command to resume")
         time.sleep(poll)
     main = PairedDataset(root, create=True)
-    added = []
+    added, seen = [], set()
     for part in parts:
         if not (part / MANIFEST).exists():
             continue
         for rec in PairedDataset(part).records:
-            if rec.key in main or any(r.key == rec.key for r in added):
+            if rec.key in main or rec.key in seen:
                 continue
+            seen.add(rec.key)
             for rel in (rec.source, rec.target):
                 dst = main.root / rel
                 if not dst.exists():
                     dst.parent.mkdir(parents=True, exist_ok=True)
                     os.replace(part / rel, dst)
             added.append(rec)
-    lines = main.manifest.read_bytes() + b"".join((json.dumps(r.__dict__, sort_keys=True) + "\n").encode() for r in added)
-    atomic_write_bytes(main.manifest, lines)
-    import shutil
-
+    atomic_write_bytes(main.manifest, main.manifest.read_bytes() + b"".join(_manifest_line(r) for r in added))
     shutil.rmtree(main.root / PARTS, ignore_errors=True)
     return len(added)

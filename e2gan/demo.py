@@ -120,8 +120,9 @@ def run_demo(cfg: DemoConfig) -> Path:
         cols = {"source": test.sources, "teacher": test.targets}
         with _timed(timings, f"{concept}: evaluate"):
             for name, (model, trainable, stored, log, secs) in models.items():
-                m = evaluate(model, data, [concept], "test", fid=cfg.fid)[concept]
-                cols[name] = predict(model, test.sources, concept)
+                preds: dict = {}
+                m = evaluate(model, data, [concept], "test", fid=cfg.fid, outputs=preds)[concept]
+                cols[name] = preds[concept]
                 results.append({"concept": concept, "model": name, **m, "trainable": trainable, "stored bytes": stored,
                                 "train s": secs, "steps": log[-1]["step"] if log else 0})
         path = out / f"grid-{slug}.png"

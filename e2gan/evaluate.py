@@ -10,12 +10,18 @@ from e2gan.metrics import fid_feature_extractor, frechet_distance, inception_fea
 from e2gan.stages import predict
 
 
+# Inception features of the teacher's outputs, keyed by the pairs' content addresses: several students
+# evaluated on the same pairs (the demo, compare) pay for the teacher's features once.
+_TEACHER_FEATURES: dict[tuple, torch.Tensor] = {}
+
+
 def evaluate(student, data, prompts=None, split: str | None = "test", size: int | None = None, fid: bool = False,
-             prompt_override: str | None = None, clip=None) -> dict:
+             prompt_override: str | None = None, clip=None, outputs: dict | None = None) -> dict:
     """``{prompt: {"psnr", "ssim", "n", ["fid"]}}`` of the student's outputs against the teacher's.
 
     ``prompt_override`` feeds the student another prompt than the pairs' (e.g. a base model without an
-    adapter, run on a held-out concept's prompt)."""
+    adapter, run on a held-out concept's prompt). ``outputs``, if given, receives the student's uint8
+    outputs per prompt (in the data set's order), so callers need not run the student again."""
     ds = PairedDataset(data)
     prompts = prompts or ds.prompts()
     prompts = [prompts] if isinstance(prompts, str) else prompts
@@ -27,12 +33,17 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
             continue
         pairs = PairTensors.from_dataset(ds, records, size)
         pred = predict(student, pairs.sources, prompt_override or prompt)
+        if outputs is not None:
+            outputs[prompt] = pred
         row = {**paired_metrics(pred, pairs.targets), "n": len(pairs)}
         if clip is not None:  # a CLIPScorer: agreement of student and teacher outputs with the prompt
             row["clip_score"] = clip(pred, [prompt] * len(pred))
             row["clip_score_teacher"] = clip(pairs.targets, [prompt] * len(pred))
         if extractor is not None:
-            fp, ft = inception_features(extractor, pred), inception_features(extractor, pairs.targets)
+            key = (tuple(r.key for r in records), size)
+            if key not in _TEACHER_FEATURES:
+                _TEACHER_FEATURES[key] = inception_features(extractor, pairs.targets)
+            fp, ft = inception_features(extractor, pred), _TEACHER_FEATURES[key]
             row["fid"] = frechet_distance(fp, ft)
             row["kid"], row["kid_std"] = kernel_inception_distance(fp, ft)
         out[prompt] = row

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from PIL import Image
 from tqdm.auto import tqdm
-
-from pathlib import Path
 
 from e2gan.dataset import PairedDataset, PairRecord, mark_part_done, merge_parts, pair_key, part_folder
 from e2gan.images import Skipped, center_crop_resize, sha256_of_image
@@ -60,11 +59,12 @@ def teach(
     folder; rank 0 then waits for the others and merges the parts into ``out`` atomically."""
     summary = summary or TeachSummary()
     rank, world = shard
-    final_out = out
-    if world > 1:
+    final_out, done = out, None
+    if world > 1:  # pairs already merged into the final folder by an earlier run count as done
         sources = sources[rank::world]
         out = part_folder(final_out, rank, world)
-        done = PairedDataset(final_out, create=True) if Path(final_out, "manifest.jsonl").exists() else None
+        if Path(final_out, "manifest.jsonl").exists():
+            done = PairedDataset(final_out)
     editor = teacher_obj or create_teacher(teacher, **(teacher_settings or {}))
     settings = dict(getattr(editor, "settings", {}))
     known = editor.concepts() if hasattr(editor, "concepts") else None
@@ -80,7 +80,7 @@ def teach(
         for prompt in prompts:
             s = pair_seed(sha, prompt, seed)
             key = pair_key(sha, teacher, settings, prompt, s)
-            if key in data or (world > 1 and done is not None and key in done):
+            if key in data or (done is not None and key in done):
                 summary.already_done += 1
                 continue
             todo.append((name, src, sha, prompt, s, key))

@@ -51,3 +51,15 @@ def test_all_frozen_is_a_clear_error(tiny_data):
     s.generator.requires_grad_(False)
     with pytest.raises(ValueError, match="frozen"):
         train(s, load_pairs(tiny_data, "sepia"), TrainConfig(steps=1), progress=False)
+
+
+def test_evaluate_hands_back_outputs_and_reuses_teacher_features(tiny_data):
+    from e2gan import evaluate as ev
+
+    student = Student.create("e2gan-small")
+    outs: dict = {}
+    first = ev.evaluate(student, tiny_data, ["sepia"], "test", fid=ev.fid_feature_extractor() is not None, outputs=outs)
+    test = load_pairs(tiny_data, "sepia", split="test")
+    assert torch.equal(outs["sepia"], predict(student, test.sources, "sepia"))
+    again = ev.evaluate(student, tiny_data, ["sepia"], "test", fid="fid" in first["sepia"])
+    assert again == first
