@@ -45,39 +45,46 @@ def make(out: str, minutes: float = 1.6, crops: int = 1024, batch: int = 64) -> 
         raise RuntimeError("training failed")
 
 
-def run(steps: int = 150, size: int = 128, bases_dir: Path = HERE) -> dict:
+def run(steps: int = 150, size: int = 64, seeds=(0, 1), crops: int = 96, test_crops: int = 24, bases_dir: Path = HERE) -> dict:
+    import statistics
+
     from e2gan.compare import ensure_data
     from e2gan.engine import TrainConfig
     from e2gan.evaluate import evaluate
     from e2gan.stages import finetune, load_pairs
 
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-base-ablation-"))
-    ensure_data(tmp / "data", HELD_OUT, size, 96, 24, 0)
+    ensure_data(tmp / "data", HELD_OUT, size, crops, test_crops, 0)
     rows = []
     for name in BASES:
-        per = {}
+        runs = {}
         for concept in HELD_OUT:
-            student, _ = finetune(str(bases_dir / name), load_pairs(tmp / "data", concept), tmp / name / concept,
-                                  TrainConfig(steps=steps, batch_size=8, lr=2e-3, gan_weight=0), progress=False)
-            per[concept] = evaluate(student, tmp / "data", [concept], "test")[concept]
-        rows.append({"base": name, "concepts": BASES[name], "per": per})
-    return {"rows": rows, "steps": steps}
+            pairs = load_pairs(tmp / "data", concept)
+            for seed in seeds:
+                student, _ = finetune(str(bases_dir / name), pairs, tmp / name / f"{concept}-{seed}",
+                                      TrainConfig(steps=steps, batch_size=8, lr=2e-3, gan_weight=0, seed=seed), progress=False)
+                runs[concept, seed] = evaluate(student, tmp / "data", [concept], "test")[concept]
+                print(f"[bases] {name} / {concept} / seed {seed}: {runs[concept, seed]['psnr']:.2f} dB", flush=True)
+        per = {c: {k: statistics.mean(runs[c, s][k] for s in seeds) for k in ("psnr", "ssim")} for c in HELD_OUT}
+        per_seed = [statistics.mean(runs[c, s]["psnr"] for c in HELD_OUT) for s in seeds]
+        rows.append({"base": name, "concepts": BASES[name], "per": per, "psnr": statistics.mean(per_seed),
+                     "psnr_min": min(per_seed), "psnr_max": max(per_seed),
+                     "per_seed": {c: [runs[c, s]["psnr"] for s in seeds] for c in HELD_OUT}})
+    return {"rows": rows, "steps": steps, "size": size, "seeds": list(seeds)}
 
 
-def markdown(r: dict) -> str:
+def markdown(r: dict, plot: str | None = None) -> str:
     out = ["## Base-model ablation", "",
            f"Three bases trained side by side with the same budget (`python -m benchmarks.base_ablation make`, 1.6 min each on one H200), "
-           f"then LoRA (paper preset, rank 4, {r['steps']} steps) on held-out concepts. PSNR dB / SSIM to the teacher on held-out photos.", "",
+           f"then LoRA (paper preset, rank 4, {r['steps']} steps at {r['size']} px, seeds {r['seeds']}) on held-out concepts. "
+           "PSNR dB / SSIM to the teacher on held-out photos, mean over seeds; the last column's range is min-max over seeds.", "",
            "| base (its concepts) | " + " | ".join(HELD_OUT) + " | mean PSNR |", "|---|" + "---|" * (len(HELD_OUT) + 1)]
     for row in r["rows"]:
         cells = [f"{row['per'][c]['psnr']:.2f} / {row['per'][c]['ssim']:.3f}" for c in HELD_OUT]
-        mean = sum(row["per"][c]["psnr"] for c in HELD_OUT) / len(HELD_OUT)
-        out.append(f"| {row['base']} ({', '.join(row['concepts'])}) | " + " | ".join(cells) + f" | {mean:.2f} |")
+        out.append(f"| {row['base']} ({', '.join(row['concepts'])}) | " + " | ".join(cells) +
+                   f" | {row['psnr']:.2f} ({row['psnr_min']:.2f}-{row['psnr_max']:.2f}) |")
+    if plot:
+        out += ["", f"![base ablation]({plot})"]
     return "\n".join(out) + "\n"
 
 
-if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "make":
-        make(sys.argv[2], float(sys.argv[3]) if len(sys.argv) > 3 else 1.6)
-    else:
-        print(markdown(run()))

@@ -61,22 +61,31 @@ def run(rounds: int = 7, size: int = 256, threads: int = 2) -> dict:
     for name, m in models.items():
         rows.append({"name": name, "params": m["params"], "gmacs": m["macs"] / 1e9, "eager_ms": statistics.median(m["eager"]),
                      "eager_range": (min(m["eager"]), max(m["eager"])), "ort_ms": statistics.median(m["ort"]),
-                     "ort_range": (min(m["ort"]), max(m["ort"])), "floor_ms": 2 * m["macs"] / (rate * 1e9) * 1000})
+                     "ort_range": (min(m["ort"]), max(m["ort"])), "eager_all": m["eager"], "ort_all": m["ort"], "floor_ms": 2 * m["macs"] / (rate * 1e9) * 1000})
     return {"rows": rows, "gflops": rate, "size": size, "threads": threads, "rounds": rounds}
 
 
-def markdown(r: dict) -> str:
+def speedup(ref: list[float], times: list[float]) -> str:
+    """Median and range of per-round ratios: rounds are interleaved, so a round's ratio cancels drift."""
+    ratios = [a / b for a, b in zip(ref, times)]
+    return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})"
+
+
+def markdown(r: dict, plot: str | None = None) -> str:
     ref = next(x for x in r["rows"] if x["name"] == "pix2pix-resnet9")
     out = [f"## Inference at {r['size']}x{r['size']}, batch 1, {r['threads']} threads",
            "", f"Medians of {r['rounds']} interleaved rounds (min-max). MACs count attention and transposed convs per output pixel. "
            f"Floor = 2 x MACs / {r['gflops']:.0f} GFLOP/s (this CPU's fp32 2048^3 matmul). A time under its floor means the "
            "backend did fewer multiplications than direct convolution (oneDNN's Winograd 3x3 convolutions), not a timing error.", "",
-           "| model | params | G MACs | eager ms | ONNX Runtime ms | ORT FPS | floor ms | ORT speed-up vs pix2pix-resnet9 |",
-           "|---|---|---|---|---|---|---|---|"]
+           "Speed-ups are medians of per-round ratios (each round times every model back to back), min-max over rounds.", "",
+           "| model | params | G MACs | eager ms | ONNX Runtime ms | ORT FPS | floor ms | eager speed-up vs pix2pix-resnet9 | ORT speed-up vs pix2pix-resnet9 |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for x in r["rows"]:
         out.append(f"| {x['name']} | {x['params'] / 1e6:.3f} M | {x['gmacs']:.2f} | {x['eager_ms']:.1f} ({x['eager_range'][0]:.0f}-{x['eager_range'][1]:.0f}) | "
                    f"{x['ort_ms']:.1f} ({x['ort_range'][0]:.0f}-{x['ort_range'][1]:.0f}) | {1000 / x['ort_ms']:.1f} | {x['floor_ms']:.1f} | "
-                   f"{ref['ort_ms'] / x['ort_ms']:.1f}x |")
+                   f"{speedup(ref['eager_all'], x['eager_all'])} | {speedup(ref['ort_all'], x['ort_all'])} |")
+    if plot:
+        out += ["", f"![inference latency]({plot})"]
     return "\n".join(out) + "\n"
 
 

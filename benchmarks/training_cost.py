@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 
-def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, size: int = 128) -> dict:
+def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, size: int = 128, crops: int = 96,
+        test_crops: int = 24) -> dict:
     from e2gan.adapt import adapt
     from e2gan.compare import ensure_data
     from e2gan.engine import TrainConfig, train
@@ -25,7 +26,7 @@ def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, s
 
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-cost-"))
     data = tmp / "data"
-    ensure_data(data, [concept], size, 96, 24, 0)
+    ensure_data(data, [concept], size, crops, test_crops, 0)
     pairs = load_pairs(data, concept, "train")
     x = torch.zeros(1, 3, size, size)
     rows = []
@@ -59,7 +60,7 @@ def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, s
     return {"concept": concept, "size": size, "rows": rows}
 
 
-def markdown(r: dict) -> str:
+def markdown(r: dict, plot: str | None = None) -> str:
     ref = r["rows"][0]
     out = [f"## Training cost per concept ({r['concept']!r}, {r['size']} px, classic teacher)", "",
            "Wall time on this machine; training FLOPs = 6 x forward MACs x steps x batch. Quality: PSNR/SSIM to the teacher on held-out photos.", "",
@@ -69,6 +70,8 @@ def markdown(r: dict) -> str:
         out.append(f"| {x['name']} | {x['psnr']:.2f} | {x['ssim']:.3f} | {x['steps']} x {x['batch']} | {x['seconds']:.0f} | "
                    f"{x['train_flops'] / 1e12:.2f} | {x['trainable']:,} | {x['stored']:,} | {x['seconds'] / ref['seconds']:.2f} | "
                    f"{100 * x['trainable'] / ref['trainable']:.2f}% |")
+    if plot:
+        out += ["", f"![training cost]({plot})"]
     return "\n".join(out) + "\n"
 
 

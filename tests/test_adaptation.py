@@ -112,3 +112,24 @@ def test_compare_writes_table_json_and_plot(tmp_path, base):
     table = (tmp_path / "compare.md").read_text()
     assert "| uniform:rank=1 |" in table and "| random |" in table
     assert (tmp_path / "compare.png").stat().st_size > 1000
+
+
+def test_compare_selectors_curve_seeds_and_resume(tmp_path, base, capsys):
+    from e2gan.compare import run_compare
+
+    kw = dict(base=str(base), concepts=["winter"], steps=2, size=32, crops=8, test_crops=3, fractions=[0.25, 0.5], seeds=(0, 1))
+    res = run_compare("selector", ["random", "all"], tmp_path / "a", **kw)
+    assert [r["strategy"] for r in res["summary"]] == ["random 25%", "random 50%", "all"]
+    assert [r["data_used"] for r in res["summary"]] == [2, 4, 8]
+    assert len(res["rows"]) == 6
+    for r in res["summary"]:
+        assert r["psnr_min"] <= r["psnr"] <= r["psnr_max"]
+    assert "| random 25% |" in (tmp_path / "a" / "compare.md").read_text()
+    assert "min-max over seeds" in (tmp_path / "a" / "compare.md").read_text()
+    assert (tmp_path / "a" / "compare.png").stat().st_size > 1000
+    capsys.readouterr()
+    # A second compare sharing the finished runs trains nothing and gives the same numbers.
+    again = run_compare("selector", ["all"], tmp_path / "b", runs=tmp_path / "a" / "runs", data=tmp_path / "a" / "data", **kw)
+    assert "kept from an earlier run" in capsys.readouterr().out
+    assert again["summary"][0]["psnr"] == res["summary"][2]["psnr"]
+    assert not (tmp_path / "b" / "adapters").exists()

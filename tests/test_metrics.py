@@ -76,3 +76,30 @@ def test_kid_single_subset_matches_the_formula():
     ref = ((k(x, x).sum() - np.trace(k(x, x))) / (m * (m - 1)) + (k(y, y).sum() - np.trace(k(y, y))) / (m * (m - 1)) - 2 * k(x, y).mean())
     mean, std = kernel_inception_distance(torch.from_numpy(x), torch.from_numpy(y), subsets=1, subset_size=40)
     assert mean == pytest.approx(ref, rel=1e-9) and std == 0.0
+
+
+def test_frechet_distance_matches_torchmetrics_fid_on_the_same_features():
+    """torchmetrics' FID with a custom feature network: the same features give the same distance."""
+    from torchmetrics.image.fid import FrechetInceptionDistance
+
+    class Features(torch.nn.Module):  # a fixed projection stands in for Inception: only the distance is compared
+        num_features = 12
+
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(3 * 8 * 8, 12)
+            torch.nn.init.normal_(self.proj.weight, generator=torch.Generator().manual_seed(0))
+
+        def forward(self, x):
+            return self.proj(x.float().flatten(1) / 255)
+
+    net = Features()
+    g = torch.Generator().manual_seed(2)
+    real = torch.randint(0, 256, (200, 3, 8, 8), generator=g, dtype=torch.uint8)
+    fake = (real.int() // 2 + torch.randint(0, 120, real.shape, generator=g)).clamp(0, 255).to(torch.uint8)
+    fid = FrechetInceptionDistance(feature=net)
+    fid.update(real, real=True)
+    fid.update(fake, real=False)
+    with torch.no_grad():
+        ours = frechet_distance(net(fake).double(), net(real).double())
+    assert ours == pytest.approx(float(fid.compute()), rel=1e-4)

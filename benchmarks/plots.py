@@ -1,0 +1,82 @@
+"""The pictures of RESULTS.md: what readers would rather see than read (latency, cost, ablations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def inference(r: dict, path: Path) -> None:
+    """Latency per backbone, eager and ONNX Runtime, min-max bars, the MACs floor and the 30 FPS line."""
+    plt = _plt()
+    rows = r["rows"]
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    ys = range(len(rows))
+    for off, key, colour in ((-0.2, "eager", "tab:blue"), (0.2, "ort", "tab:orange")):
+        med = [x[f"{key}_ms"] for x in rows]
+        lo = [x[f"{key}_ms"] - x[f"{key}_range"][0] for x in rows]
+        hi = [x[f"{key}_range"][1] - x[f"{key}_ms"] for x in rows]
+        ax.barh([y + off for y in ys], med, height=0.38, xerr=[lo, hi], capsize=2, color=colour,
+                label="eager PyTorch" if key == "eager" else "ONNX Runtime")
+    ax.scatter([x["floor_ms"] for x in rows], list(ys), marker="|", s=300, color="black", label="MACs floor", zorder=3)
+    ax.axvline(1000 / 30, color="green", ls="--", lw=1, label="30 FPS")
+    ax.set_yticks(list(ys), [x["name"] for x in rows])
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel(f"ms per {r['size']}x{r['size']} image, batch 1, {r['threads']} threads (log scale)")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, frameon=False)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def training_cost(r: dict, path: Path) -> None:
+    """Quality against wall time per concept; labels carry the trainable weights."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=110)
+    for x in r["rows"]:
+        ax.scatter(x["seconds"], x["psnr"], s=60)
+        ax.annotate(f"{x['name']}\n{x['trainable']:,} trainable", (x["seconds"], x["psnr"]), fontsize=7, xytext=(5, -3),
+                    textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("wall seconds to train one concept (log scale)")
+    ax.set_ylabel("PSNR to the teacher (dB)")
+    ax.set_title(f"training cost per concept ({r['concept']}, {r['size']} px)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.margins(x=0.35, y=0.15)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def base_ablation(r: dict, path: Path) -> None:
+    """Grouped bars: each base's LoRA quality per held-out concept, bars spanning the seeds."""
+    plt = _plt()
+    concepts = list(r["rows"][0]["per"])
+    fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=110)
+    width = 0.8 / len(r["rows"])
+    for i, row in enumerate(r["rows"]):
+        xs = [j + (i - (len(r["rows"]) - 1) / 2) * width for j in range(len(concepts) + 1)]
+        means = [row["per"][c]["psnr"] for c in concepts] + [row["psnr"]]
+        spans = [row["per_seed"][c] for c in concepts] + [[row["psnr_min"], row["psnr_max"]]]
+        err = [[m - min(s) for m, s in zip(means, spans)], [max(s) - m for m, s in zip(means, spans)]]
+        ax.bar(xs, means, width=width, yerr=err, capsize=2, label=row["base"])
+    ax.set_xticks(range(len(concepts) + 1), concepts + ["mean"])
+    lo = min(min(row["per_seed"][c]) for row in r["rows"] for c in concepts)
+    ax.set_ylim(lo - 2, None)
+    ax.set_ylabel("PSNR to the teacher (dB)")
+    ax.set_title(f"base ablation: LoRA on held-out concepts ({r['steps']} steps, {r['size']} px, seeds {r['seeds']})", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,21 @@
+"""`make demo`'s job at toy settings: the report, its grids and the results JSON are written."""
+
+from __future__ import annotations
+
+import json
+
+from e2gan.demo import DemoConfig, run_demo
+
+
+def test_demo_writes_the_report(tmp_path):
+    cfg = DemoConfig(out=str(tmp_path), size=32, lora_steps=2, scratch_steps=1, crops=6, test_crops=3, fid=False,
+                     base_concepts=["sepia", "night"], held_out=["winter"])
+    report = run_demo(cfg)
+    html = report.read_text()
+    assert "winter: source | teacher" in html and "grid-winter.png" in html
+    assert (tmp_path / "grid-winter.png").stat().st_size > 1000
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["model"] for r in results["held_out"]} == {"base, no adapter", "LoRA student", "e2gan from scratch", "pix2pix from scratch"}
+    # Metrics that cannot run are named in the report with the reason, never filled with a number.
+    for name, why in results["skipped_metrics"].items():
+        assert why.startswith("skipped:") and f"<code>{name}</code>" in html
