@@ -5,7 +5,7 @@ STAMP := $(VENV)/.e2gan-installed
 export HF_HUB_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test bench bench-full bench-latency clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -21,8 +21,18 @@ demo: install
 test: install
 	$(PY) -m pytest -q
 
+# Every table of the paper, side by side on this machine (about 20 min on 2 CPU cores): benchmarks/RESULTS.md
 bench: install
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(ARGS)
+
+# The paper's protocol (256x256, long training, 3 seeds): meant for a GPU machine.
+bench-full: install
+	$(PY) -m benchmarks.run --full $(ARGS)
+
+# pytest-benchmark's statistics of the same inference latencies, and its JSON.
+bench-latency: install
+	$(PY) -m pytest -q benchmarks/test_latency.py --benchmark-only --benchmark-columns=min,median,max,iqr,rounds \
+		--benchmark-sort=name --benchmark-json=benchmarks/latency.json
 
 clean:
 	rm -rf results .pytest_cache

@@ -70,7 +70,7 @@ def run(steps: int = 150, size: int = 64, seeds=(0, 1), crops: int = 96, test_cr
         rows.append({"base": name, "concepts": BASES[name], "per": per, "psnr": statistics.mean(per_seed),
                      "psnr_min": min(per_seed), "psnr_max": max(per_seed),
                      "per_seed": {c: [runs[c, s]["psnr"] for s in seeds] for c in HELD_OUT}})
-    return {"rows": rows, "steps": steps, "size": size, "seeds": list(seeds)}
+    return {"rows": rows, "steps": steps, "size": size, "seeds": list(seeds), "concepts": HELD_OUT}
 
 
 def markdown(r: dict, plot: str | None = None) -> str:

@@ -40,19 +40,28 @@ def inference(r: dict, path: Path) -> None:
 
 
 def training_cost(r: dict, path: Path) -> None:
-    """Quality against wall time per concept; labels carry the trainable weights."""
+    """Two panels sharing the methods: wall time to train one concept, and the quality it reached."""
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.8), dpi=110)
-    for x in r["rows"]:
-        ax.scatter(x["seconds"], x["psnr"], s=60)
-        ax.annotate(f"{x['name']}\n{x['trainable']:,} trainable", (x["seconds"], x["psnr"]), fontsize=7, xytext=(5, -3),
-                    textcoords="offset points")
-    ax.set_xscale("log")
-    ax.set_xlabel("wall seconds to train one concept (log scale)")
-    ax.set_ylabel("PSNR to the teacher (dB)")
-    ax.set_title(f"training cost per concept ({r['concept']}, {r['size']} px)", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.margins(x=0.35, y=0.15)
+    rows = r["rows"]
+    names = [f"{x['name']}\n({x['trainable']:,} trainable)" for x in rows]
+    colours = [f"C{i}" for i in range(len(rows))]
+    fig, (t_ax, q_ax) = plt.subplots(1, 2, figsize=(8, 3.2), dpi=110, sharey=True)
+    t_ax.barh(names, [x["seconds"] for x in rows], color=colours)
+    for i, x in enumerate(rows):
+        t_ax.annotate(f"{x['seconds']:.0f} s ({x['seconds'] / rows[0]['seconds']:.2f}x)", (x["seconds"], i), fontsize=7,
+                      xytext=(3, 0), textcoords="offset points", va="center")
+    t_ax.set_xlabel("wall seconds to train one concept")
+    t_ax.margins(x=0.3)
+    t_ax.invert_yaxis()
+    q_ax.barh(names, [x["psnr"] for x in rows], color=colours)
+    for i, x in enumerate(rows):
+        q_ax.annotate(f"{x['psnr']:.1f} dB", (x["psnr"], i), fontsize=7, xytext=(3, 0), textcoords="offset points", va="center")
+    q_ax.set_xlabel("PSNR to the teacher (dB)")
+    q_ax.margins(x=0.2)
+    fig.suptitle(f"training cost per concept ({r['concept']}, {r['size']} px)", fontsize=9)
+    for ax in (t_ax, q_ax):
+        ax.grid(alpha=0.3, axis="x")
+        ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -61,7 +70,7 @@ def training_cost(r: dict, path: Path) -> None:
 def base_ablation(r: dict, path: Path) -> None:
     """Grouped bars: each base's LoRA quality per held-out concept, bars spanning the seeds."""
     plt = _plt()
-    concepts = list(r["rows"][0]["per"])
+    concepts = r.get("concepts") or list(r["rows"][0]["per"])
     fig, ax = plt.subplots(figsize=(6.5, 3.6), dpi=110)
     width = 0.8 / len(r["rows"])
     for i, row in enumerate(r["rows"]):

@@ -60,9 +60,27 @@ def ablations(cfg: BenchConfig, img: Path) -> tuple[str, dict]:
     return text, {"ranks": ranks, "data": data}
 
 
+def replot(out: Path) -> None:
+    """Draw img/ again from results.json (after a change to a plot, without rerunning the benchmarks)."""
+    from benchmarks import plots
+    from e2gan.compare import plot
+
+    r = json.loads((out / "results.json").read_text())
+    img = out / "img"
+    drawn = {"inference": lambda x: plots.inference(x, img / "inference.png"),
+             "training": lambda x: plots.training_cost(x, img / "training_cost.png"),
+             "bases": lambda x: plots.base_ablation(x, img / "bases.png"),
+             "ablations": lambda x: (plot(x["ranks"], img / "ranks.png"), plot(x["data"], img / "data.png"))}
+    for name, draw in drawn.items():
+        if name in r:
+            draw(r[name])
+            print(f"redrew {name}")
+
+
 def parse(argv) -> tuple[BenchConfig, Path]:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sections", nargs="*", choices=[[], *SECTIONS], metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
+    ap.add_argument("--replot", action="store_true", help="only redraw img/ from OUT/results.json")
     ap.add_argument("--full", action="store_true", help="the paper's protocol: 256x256, long training, 3 seeds (meant for a GPU)")
     for f in dataclasses.fields(BenchConfig):
         if f.name == "sections":
@@ -74,6 +92,9 @@ def parse(argv) -> tuple[BenchConfig, Path]:
             ap.add_argument(flag, type=type(f.default), default=None, help=f"{f.metadata['help']} (default {f.default})")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent, help="folder for RESULTS.md, results.json and img/")
     a = ap.parse_args(argv)
+    if a.replot:
+        replot(a.out)
+        sys.exit(0)
     given = {f.name: getattr(a, f.name) for f in dataclasses.fields(BenchConfig) if f.name != "sections" and getattr(a, f.name) is not None}
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
     cfg = full(**given) if a.full else dataclasses.replace(BenchConfig(), **given)

@@ -79,7 +79,7 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
         test_keys = [r.key for r in ds.select(concept, "test")]
         for name, frac in todo:
             for seed in seeds:
-                kw = {"search": "uniform:rank=4"}
+                kw = {"search": "uniform:rank=4", "select": "all", "fraction": None}  # every setting that differs, spelt out: one key per run
                 if kind == "searcher":
                     kw["search"] = name
                 elif kind == "scorer":

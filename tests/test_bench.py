@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 
-def test_bench_writes_tables_plots_and_json(tmp_path):
+def test_bench_writes_tables_plots_and_json(tmp_path, capsys):
     from benchmarks.run import main
 
     main(["inference", "training", "bases", "ablations", "--size", "32", "--steps", "2", "--trial-steps", "2", "--seeds", "0", "1",
@@ -25,3 +25,4 @@ def test_bench_writes_tables_plots_and_json(tmp_path):
     ranks = {r["strategy"]: r["psnr"] for r in results["ablations"]["ranks"]["summary"]}
     data = {r["strategy"]: r["psnr"] for r in results["ablations"]["data"]["summary"]}
     assert data["all"] == ranks["uniform:rank=4"]
+    assert "all / seed 1: " in (log := capsys.readouterr().out) and log.count("(kept from an earlier run)") == 2 * 3
