@@ -22,6 +22,7 @@ class BenchConfig:
     p2p_steps: int = field(default=100, metadata={"help": "pix2pix-from-scratch steps in the training-cost table (batch 4)"})
     infer_size: int = field(default=256, metadata={"help": "resolution of the inference timing (the targets are at 256)"})
     rounds: int = field(default=7, metadata={"help": "interleaved timing rounds per model"})
+    block: int = field(default=5, metadata={"help": "back-to-back timed calls per model and round (after one untimed call)"})
     threads: int = field(default=2, metadata={"help": "CPU threads for inference timing"})
     sections: tuple[str, ...] = field(default=("inference", "training", "bases", "ablations", "teacher"))
 

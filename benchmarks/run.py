@@ -13,7 +13,6 @@ import dataclasses
 import json
 import os
 import platform
-import shutil
 import sys
 import tempfile
 import time
@@ -41,46 +40,60 @@ def machine() -> str:
             f"Python {platform.python_version()}, {time.strftime('%Y-%m-%d')}")
 
 
-def ablations(cfg: BenchConfig, img: Path) -> tuple[str, dict]:
+def ablations(cfg: BenchConfig) -> dict:
     """Tables 4 and 5 through `e2gan compare`: LoRA ranks, then quality vs number of samples per selector.
 
     Both share one data set and one store of finished runs, so "all data, uniform rank 4" runs once."""
-    from e2gan.compare import markdown, run_compare
+    from e2gan.compare import run_compare
 
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-bench-compare-"))
     common = dict(steps=cfg.steps, size=cfg.size, crops=cfg.crops, test_crops=cfg.test_crops, seeds=cfg.seeds, data=tmp / "data",
                   runs=tmp / "runs", trial_steps=cfg.trial_steps)
     ranks = run_compare("searcher", ["simple", "uniform:rank=1", "uniform:rank=4", "random"], tmp / "ranks", **common)
     data = run_compare("selector", ["kmeans", "random", "all"], tmp / "data-sel", fractions=cfg.fractions, **common)
-    shutil.copyfile(tmp / "ranks" / "compare.png", img / "ranks.png")
-    shutil.copyfile(tmp / "data-sel" / "compare.png", img / "data.png")
-    text = ("## LoRA-rank ablation\n\n" + markdown(ranks).split("\n", 2)[2] + "\n![rank ablation](img/ranks.png)\n\n"
-            "## Data ablation: quality vs number of fine-tuning samples\n\n" + markdown(data).split("\n", 2)[2]
-            + "\n![data ablation](img/data.png)\n")
-    return text, {"ranks": ranks, "data": data}
+    return {"ranks": ranks, "data": data}
 
 
-def replot(out: Path) -> None:
-    """Draw img/ again from results.json (after a change to a plot, without rerunning the benchmarks)."""
-    from benchmarks import plots
+def render(out: Path) -> Path:
+    """Draw img/ and write RESULTS.md from results.json: every number in them comes from that file."""
+    from benchmarks import base_ablation, inference, plots, targets, teacher_overhead, training_cost
+    from e2gan.compare import markdown as compare_markdown
     from e2gan.compare import plot
 
     r = json.loads((out / "results.json").read_text())
     img = out / "img"
-    drawn = {"inference": lambda x: plots.inference(x, img / "inference.png"),
-             "training": lambda x: plots.training_cost(x, img / "training_cost.png"),
-             "bases": lambda x: plots.base_ablation(x, img / "bases.png"),
-             "ablations": lambda x: (plot(x["ranks"], img / "ranks.png"), plot(x["data"], img / "data.png"))}
-    for name, draw in drawn.items():
-        if name in r:
-            draw(r[name])
-            print(f"redrew {name}")
+    img.mkdir(parents=True, exist_ok=True)
+    cfg = BenchConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in r["config"].items()})
+    parts = [f"# e2gan benchmarks\n\nMachine: {r['machine']}. Regenerate with `make bench` "
+             f"(`python -m benchmarks.run --help` for the flags, `--full` for the paper's 256 px protocol).\n\nSettings: {cfg.describe()}.\n",
+             "Wall time per section: " + ", ".join(f"{k} {r['seconds'][k]:.0f} s" for k in SECTIONS if k in r["seconds"])
+             + f"; {sum(r['seconds'].values()) / 60:.1f} min in all.\n", targets.markdown(r)]
+    if "inference" in r:
+        plots.inference(r["inference"], img / "inference.png")
+        parts.append(inference.markdown(r["inference"], "img/inference.png"))
+    if "training" in r:
+        plots.training_cost(r["training"], img / "training_cost.png")
+        parts.append(training_cost.markdown(r["training"], "img/training_cost.png"))
+    if "bases" in r:
+        plots.base_ablation(r["bases"], img / "bases.png")
+        parts.append(base_ablation.markdown(r["bases"], "img/bases.png"))
+    if "ablations" in r:
+        plot(r["ablations"]["ranks"], img / "ranks.png")
+        plot(r["ablations"]["data"], img / "data.png")
+        parts.append("## LoRA-rank ablation\n\n" + compare_markdown(r["ablations"]["ranks"]).split("\n", 2)[2]
+                     + "\n![rank ablation](img/ranks.png)\n")
+        parts.append("## Data ablation: quality vs number of fine-tuning samples\n\n" + compare_markdown(r["ablations"]["data"]).split("\n", 2)[2]
+                     + "\n![data ablation](img/data.png)\n")
+    if "teacher" in r:
+        parts.append(teacher_overhead.markdown(r["teacher"]))
+    atomic_write_text(out / "RESULTS.md", "\n".join(parts))
+    return out / "RESULTS.md"
 
 
 def parse(argv) -> tuple[BenchConfig, Path]:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sections", nargs="*", choices=[[], *SECTIONS], metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
-    ap.add_argument("--replot", action="store_true", help="only redraw img/ from OUT/results.json")
+    ap.add_argument("--render", action="store_true", help="only redraw img/ and rewrite RESULTS.md from OUT/results.json")
     ap.add_argument("--full", action="store_true", help="the paper's protocol: 256x256, long training, 3 seeds (meant for a GPU)")
     for f in dataclasses.fields(BenchConfig):
         if f.name == "sections":
@@ -92,8 +105,8 @@ def parse(argv) -> tuple[BenchConfig, Path]:
             ap.add_argument(flag, type=type(f.default), default=None, help=f"{f.metadata['help']} (default {f.default})")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent, help="folder for RESULTS.md, results.json and img/")
     a = ap.parse_args(argv)
-    if a.replot:
-        replot(a.out)
+    if a.render:
+        print(f"results: {render(a.out).resolve()}")
         sys.exit(0)
     given = {f.name: getattr(a, f.name) for f in dataclasses.fields(BenchConfig) if f.name != "sections" and getattr(a, f.name) is not None}
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}
@@ -103,58 +116,52 @@ def parse(argv) -> tuple[BenchConfig, Path]:
     return cfg, a.out
 
 
+def keep_earlier_sections(path: Path, results: dict, cfg: BenchConfig) -> None:
+    """Running some sections only updates them: the others stay from the last run with the same settings."""
+    if not path.exists():
+        return
+    earlier = json.loads(path.read_text())
+    as_json = lambda c: {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(c))).items() if k != "sections"}  # noqa: E731
+    earlier_cfg = {**as_json(BenchConfig()), **earlier.get("config", {})}  # a setting added since then had its default
+    same = {k: v for k, v in earlier_cfg.items() if k != "sections"} == as_json(cfg)
+    kept = [s for s in SECTIONS if s in earlier and s not in cfg.sections]
+    if not same:
+        if kept:
+            print(f"[bench] {path} was made with other settings: its sections {kept} are not kept", flush=True)
+        return
+    for s in kept:
+        results[s] = earlier[s]
+        results["seconds"][s] = earlier["seconds"][s]
+    if kept:
+        print(f"[bench] kept {kept} from {path}", flush=True)
+
+
 def main(argv=None):
-    from benchmarks import base_ablation, inference, plots, teacher_overhead, training_cost
+    from benchmarks import base_ablation, inference, teacher_overhead, training_cost
 
     cfg, out = parse(sys.argv[1:] if argv is None else argv)
-    img = out / "img"
-    img.mkdir(parents=True, exist_ok=True)
-    parts = [f"# e2gan benchmarks\n\nMachine: {machine()}. Regenerate with `make bench` "
-             f"(`python -m benchmarks.run --help` for the flags, `--full` for the paper's 256 px protocol).\n\nSettings: {cfg.describe()}.\n"]
+    out.mkdir(parents=True, exist_ok=True)
     results: dict = {"config": dataclasses.asdict(cfg), "machine": machine(), "seconds": {}}
-    t_all = time.perf_counter()
-
-    def section(name, fn):
+    keep_earlier_sections(out / "results.json", results, cfg)
+    runs = {
+        "inference": lambda: inference.run(rounds=cfg.rounds, size=cfg.infer_size, threads=cfg.threads, block=cfg.block),
+        "training": lambda: training_cost.run(steps=cfg.cost_steps, p2p_steps=cfg.p2p_steps, size=cfg.cost_size, crops=cfg.crops,
+                                              test_crops=cfg.test_crops),
+        "bases": lambda: base_ablation.run(steps=cfg.steps, size=cfg.size, seeds=cfg.seeds, crops=cfg.crops, test_crops=cfg.test_crops),
+        "ablations": lambda: ablations(cfg),
+        "teacher": teacher_overhead.run,
+    }
+    for name in SECTIONS:
         if name not in cfg.sections:
-            return
+            continue
         print(f"[bench] {name} ...", flush=True)
         t = time.perf_counter()
-        text, raw = fn()
+        results[name] = runs[name]()
         results["seconds"][name] = round(time.perf_counter() - t, 1)
-        results[name] = raw
-        parts.append(text)
         print(f"[bench] {name}: {results['seconds'][name]:.0f} s", flush=True)
-
-    def infer():
-        r = inference.run(rounds=cfg.rounds, size=cfg.infer_size, threads=cfg.threads)
-        plots.inference(r, img / "inference.png")
-        return inference.markdown(r, "img/inference.png"), r
-
-    def training():
-        r = training_cost.run(steps=cfg.cost_steps, p2p_steps=cfg.p2p_steps, size=cfg.cost_size, crops=cfg.crops, test_crops=cfg.test_crops)
-        plots.training_cost(r, img / "training_cost.png")
-        return training_cost.markdown(r, "img/training_cost.png"), r
-
-    def bases():
-        r = base_ablation.run(steps=cfg.steps, size=cfg.size, seeds=cfg.seeds, crops=cfg.crops, test_crops=cfg.test_crops)
-        plots.base_ablation(r, img / "bases.png")
-        return base_ablation.markdown(r, "img/bases.png"), r
-
-    def teacher():
-        r = teacher_overhead.run()
-        return teacher_overhead.markdown(r), r
-
-    section("inference", infer)
-    section("training", training)
-    section("bases", bases)
-    section("ablations", lambda: ablations(cfg, img))
-    section("teacher", teacher)
-    total = time.perf_counter() - t_all
-    parts.insert(1, "Wall time per section: " + ", ".join(f"{k} {v:.0f} s" for k, v in results["seconds"].items())
-                 + f"; {total / 60:.1f} min in all.\n")
-    atomic_write_text(out / "RESULTS.md", "\n".join(parts))
     atomic_write_json(out / "results.json", json.loads(json.dumps(results, default=str)))
-    print(f"results: {(out / 'RESULTS.md').resolve()} ({total / 60:.1f} min)")
+    path = render(out)
+    print(f"results: {path.resolve()} ({sum(results['seconds'].values()) / 60:.1f} min)")
 
 
 if __name__ == "__main__":

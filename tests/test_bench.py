@@ -12,7 +12,7 @@ def test_bench_writes_tables_plots_and_json(tmp_path, capsys):
           "--fractions", "0.25", "0.5", "--crops", "8", "--test-crops", "3", "--cost-size", "32", "--cost-steps", "2", "--p2p-steps", "2",
           "--rounds", "1", "--out", str(tmp_path)])
     text = (tmp_path / "RESULTS.md").read_text()
-    for title in ("## Inference at 256x256", "## Training cost per concept", "## Base-model ablation", "## LoRA-rank ablation",
+    for title in ("## Targets and the paper's claims, checked", "## Inference at 256x256", "## Training cost per concept", "## Base-model ablation", "## LoRA-rank ablation",
                   "## Data ablation: quality vs number of fine-tuning samples"):
         assert title in text
     assert "| kmeans 25% |" in text and "| random 50% |" in text and "| all |" in text
@@ -25,4 +25,25 @@ def test_bench_writes_tables_plots_and_json(tmp_path, capsys):
     ranks = {r["strategy"]: r["psnr"] for r in results["ablations"]["ranks"]["summary"]}
     data = {r["strategy"]: r["psnr"] for r in results["ablations"]["data"]["summary"]}
     assert data["all"] == ranks["uniform:rank=4"]
+    # RESULTS.md and the plots are drawn from results.json alone: rendering again gives the same file.
+    from benchmarks.run import render
+
+    assert render(tmp_path).read_text() == text
     assert "all / seed 1: " in (log := capsys.readouterr().out) and log.count("(kept from an earlier run)") == 2 * 3
+
+
+def test_running_one_section_keeps_the_others(tmp_path, capsys):
+    """`make bench ARGS=training` after a run updates that section and keeps the rest, if the settings match."""
+    from benchmarks.run import main
+
+    tiny = ["--rounds", "1", "--block", "1", "--cost-size", "32", "--cost-steps", "1", "--p2p-steps", "1", "--crops", "4",
+            "--test-crops", "2", "--out", str(tmp_path)]
+    main(["inference", *tiny])
+    first = json.loads((tmp_path / "results.json").read_text())
+    main(["training", *tiny])
+    both = json.loads((tmp_path / "results.json").read_text())
+    assert both["inference"] == first["inference"] and "training" in both
+    assert "## Inference" in (tmp_path / "RESULTS.md").read_text() and "## Training cost" in (tmp_path / "RESULTS.md").read_text()
+    main(["training", *tiny, "--rounds", "2"])  # other settings: the earlier inference no longer belongs with these results
+    assert "inference" not in json.loads((tmp_path / "results.json").read_text())
+    assert "made with other settings" in capsys.readouterr().out
