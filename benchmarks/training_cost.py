@@ -35,8 +35,8 @@ def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, s
         gen = getattr(student.generator, "get_base_model", lambda: student.generator)()
         e, m = student.embed([concept])
         macs = count_macs(gen, x, *((e, m) if e is not None else ()))
-        q = evaluate(student, data, [concept], "test")[concept]
-        rows.append({"name": name, "psnr": q["psnr"], "ssim": q["ssim"], "seconds": secs, "steps": n_steps, "batch": batch,
+        q = evaluate(student, data, [concept], "test", fid=True)[concept]
+        rows.append({"name": name, "psnr": q["psnr"], "ssim": q["ssim"], "fid": q.get("fid"), "kid": q.get("kid"), "seconds": secs, "steps": n_steps, "batch": batch,
                      "train_flops": 6 * macs * n_steps * batch, "trainable": student.num_parameters(True) if name != "pix2pix from scratch"
                      else student.num_parameters(), "stored": stored})
 
@@ -57,17 +57,19 @@ def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, s
     t = time.perf_counter()
     sel, _, info = adapt("zoo:classic-base", pairs, tmp / "lora-km", select="kmeans", fraction=0.2, cfg=copy.deepcopy(lcfg), progress=False)
     row("E2GAN LoRA + k-means 20%", sel, time.perf_counter() - t, steps, 8, (tmp / "lora-km" / "adapter_model.safetensors").stat().st_size)
-    return {"concept": concept, "size": size, "rows": rows}
+    return {"concept": concept, "size": size, "rows": rows, "test_crops": test_crops}
 
 
 def markdown(r: dict, plot: str | None = None) -> str:
     ref = r["rows"][0]
     out = [f"## Training cost per concept ({r['concept']!r}, {r['size']} px, classic teacher)", "",
-           "Wall time on this machine; training FLOPs = 6 x forward MACs x steps x batch. Quality: PSNR/SSIM to the teacher on held-out photos.", "",
-           "| method | PSNR dB | SSIM | steps x batch | wall s | train TFLOPs | trainable | stored bytes | time vs pix2pix | trainable vs pix2pix |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "Wall time on this machine; training FLOPs = 6 x forward MACs x steps x batch. Quality: PSNR/SSIM, and FID/KID (TF-Inception "
+           f"features) to the teacher on {r.get('test_crops', 24)} held-out crops; FID on so few images ranks models, its absolute value is noise-dominated.", "",
+           "| method | PSNR dB | SSIM | FID | KID | steps x batch | wall s | train TFLOPs | trainable | stored bytes | time vs pix2pix | trainable vs pix2pix |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for x in r["rows"]:
-        out.append(f"| {x['name']} | {x['psnr']:.2f} | {x['ssim']:.3f} | {x['steps']} x {x['batch']} | {x['seconds']:.0f} | "
+        fid = f"{x['fid']:.1f} | {x['kid']:.3f}" if x.get("fid") is not None else "skipped | skipped"
+        out.append(f"| {x['name']} | {x['psnr']:.2f} | {x['ssim']:.3f} | {fid} | {x['steps']} x {x['batch']} | {x['seconds']:.0f} | "
                    f"{x['train_flops'] / 1e12:.2f} | {x['trainable']:,} | {x['stored']:,} | {x['seconds'] / ref['seconds']:.2f} | "
                    f"{100 * x['trainable'] / ref['trainable']:.2f}% |")
     if plot:

@@ -245,7 +245,8 @@ def apply(model, base, prompt, inputs, out, size):
 @click.option("--clip", "clip_model", default=None, help="CLIP model (Hub id or folder) for the CLIP score")
 @click.option("--grid", type=click.Path(dir_okay=False), help="write a source | teacher | student PNG grid here")
 @click.option("--out", type=click.Path(dir_okay=False), help="write the metrics JSON here")
-def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out):
+@click.option("--report", type=click.Path(dir_okay=False), help="write an HTML report (metrics table, skipped metrics, grid) here")
+def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, report):
     """Compare a student with the teacher on held-out pairs: PSNR, SSIM, LPIPS, FID, KID, CLIP score.
 
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
@@ -285,6 +286,8 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out):
     click.echo("mean".ljust(29) + "  ".join(f"{k}={v:.4g}" for k, v in result["mean"].items()))
     for k, why in result["skipped"].items():
         click.echo(f"{k}: {why}")
+    if report and not grid:  # the report shows a grid: keep it beside the report
+        grid = str(Path(report).with_name(Path(report).stem + "-grid.png"))
     if grid:
         ds = PairedDataset(data)
         cols = {"source": [], "teacher": [], "student": []}
@@ -298,6 +301,15 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out):
     if out:
         atomic_write_json(out, result)
         click.echo(f"metrics: {Path(out).resolve()}")
+    if report:
+        import os
+
+        from e2gan.evaluate import report_section
+        from e2gan.report import write_report
+
+        rel = os.path.relpath(Path(grid).resolve(), Path(report).resolve().parent)
+        write_report(report, f"e2gan eval: {model}", [report_section(result, rel)])
+        click.echo(f"report: {Path(report).resolve()}")
 
 
 @cli.command()

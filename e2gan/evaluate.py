@@ -74,3 +74,23 @@ def skipped_metrics(fid: bool, clip: bool = False, lpips: bool = True) -> dict:
 def mean_metrics(per_prompt: dict) -> dict:
     keys = sorted({k for v in per_prompt.values() for k in v if k != "n"})
     return {k: float(torch.tensor([v[k] for v in per_prompt.values() if k in v]).mean()) for k in keys}
+
+
+def report_section(result: dict, grid_name: str | None = None) -> tuple[str, str]:
+    """The HTML report's section for an ``e2gan eval`` result: metrics per prompt, what was skipped, the grid."""
+    import html
+
+    from e2gan.report import table
+
+    rows = [{"prompt": p, **v} for p, v in result["per_prompt"].items()] + [{"prompt": "mean", **result["mean"]}]
+    cols = ["prompt"] + [k for k in ("psnr", "ssim", "lpips", "fid", "kid", "kid_std", "clip_score", "clip_score_teacher", "n")
+                         if any(k in r for r in rows)]
+    body = table(rows, cols, {"psnr": ".2f", "ssim": ".3f", "lpips": ".3f", "fid": ".1f", "kid": ".4f", "kid_std": ".4f",
+                              "clip_score": ".2f", "clip_score_teacher": ".2f"})
+    body += (f"<p class='note'>Student <code>{html.escape(result['model'])}</code> against the teacher's outputs in "
+             f"<code>{html.escape(result['data'])}</code> (split <code>{html.escape(result['split'] or 'all')}</code>).</p>")
+    if result["skipped"]:
+        body += "<ul class='note'>" + "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in result["skipped"].items()) + "</ul>"
+    if grid_name:
+        body += f"<p>source | teacher | student</p><img src='{html.escape(grid_name)}'>"
+    return "Student against teacher", body

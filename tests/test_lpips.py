@@ -71,5 +71,9 @@ def test_eval_reports_lpips_when_the_weights_are_cached(torch_home, tmp_path, ti
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "m.json").read_text())
     assert "lpips" not in m["skipped"] and all(v["lpips"] > 0 for v in m["per_prompt"].values())
-    res = CliRunner().invoke(cli, [*args, "--no-lpips"])
+    res = CliRunner().invoke(cli, [*args, "--no-lpips", "--report", str(tmp_path / "r" / "eval.html")])
+    assert res.exit_code == 0, res.output
     assert "lpips" not in json.loads((tmp_path / "m.json").read_text())["mean"]
+    page = (tmp_path / "r" / "eval.html").read_text()
+    assert "<td>sepia</td>" in page and "<td>mean</td>" in page and "<code>clip_score</code>: skipped: no CLIP weights" in page
+    assert "src='eval-grid.png'" in page and (tmp_path / "r" / "eval-grid.png").stat().st_size > 1000
