@@ -67,6 +67,24 @@ def training_cost(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def training_curves(r: dict, path: Path) -> None:
+    """Held-out PSNR against training seconds, one line per method: when each reaches what."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), dpi=110)
+    for x in r["rows"]:
+        ax.plot([c["seconds"] for c in x["curve"]], [c["psnr"] for c in x["curve"]], marker="o", ms=3, label=x["name"])
+    ref = r["rows"][0]
+    ax.axhline(0.9 * ref["psnr"], color="grey", ls=":", lw=1, label=f"90% of {ref['name']}'s final PSNR")
+    ax.set_xlabel("training seconds on this machine")
+    ax.set_ylabel("held-out PSNR to the teacher (dB)")
+    ax.set_title(f"quality during training ({r['concept']}, {r['size']} px)", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def base_ablation(r: dict, path: Path) -> None:
     """Grouped bars: each base's LoRA quality per held-out concept, bars spanning the seeds."""
     plt = _plt()

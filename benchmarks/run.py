@@ -73,7 +73,11 @@ def render(out: Path) -> Path:
         parts.append(inference.markdown(r["inference"], "img/inference.png"))
     if "training" in r:
         plots.training_cost(r["training"], img / "training_cost.png")
-        parts.append(training_cost.markdown(r["training"], "img/training_cost.png"))
+        curves = None
+        if all(x.get("curve") for x in r["training"]["rows"]):
+            plots.training_curves(r["training"], img / "training_curves.png")
+            curves = "img/training_curves.png"
+        parts.append(training_cost.markdown(r["training"], "img/training_cost.png", curves))
     if "bases" in r:
         plots.base_ablation(r["bases"], img / "bases.png")
         parts.append(base_ablation.markdown(r["bases"], "img/bases.png"))

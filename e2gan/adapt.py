@@ -164,7 +164,7 @@ def _parse_spec(spec: str) -> tuple[str, dict]:
 def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, layers: str = "paper", k: int = 8,
           threshold: float = 0.8, search: str = "uniform:rank=4", budget: int | None = None, budget_fraction: float = 0.6,
           select: str = "all", fraction: float | None = None, count: int | None = None, cfg: TrainConfig | None = None,
-          trial_steps: int = 60, seed: int = 0, progress: bool = True):
+          trial_steps: int = 60, seed: int = 0, progress: bool = True, callback=None):
     """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
 
     Without an explicit ``budget``, searchers other than ``uniform`` get ``budget_fraction`` of the
@@ -207,7 +207,7 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     ranks = {n_: r for n_, r in ranks.items() if r > 0}
     info.update(searcher=search, budget=budget, ranks=ranks, search_trials=ctx.trials, search_seconds=round(time.perf_counter() - t2, 2),
                 search_steps=len(ctx.trials) * trial_steps + (40 if ctx._deltas is not None else 0))
-    student, log = finetune(base_ref, pairs, out, cfg, targets=list(ranks), ranks=ranks, progress=progress, student=student,
+    student, log = finetune(base_ref, pairs, out, cfg, targets=list(ranks), ranks=ranks, progress=progress, student=student, callback=callback,
                             meta={"adapt": {k_: v for k_, v in info.items() if k_ != "scores"}, "layer_scores": scores})
     info["train_seconds"] = student.meta["seconds"]
     info["trainable_parameters"] = student.meta["trainable_parameters"]

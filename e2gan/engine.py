@@ -97,7 +97,10 @@ def lr_factor(step: int, cfg: TrainConfig) -> float:
 
 
 def train(student, pairs: PairTensors, cfg: TrainConfig, progress: bool = True, desc: str = "train", callback=None) -> list[dict]:
-    """Train ``student.generator`` in place on ``pairs``; returns the loss log (one dict per log step)."""
+    """Train ``student.generator`` in place on ``pairs``; returns the loss log (one dict per log step).
+
+    ``callback(row, student)`` runs at each log step, e.g. to measure held-out quality during training;
+    it must leave the generator in train mode, and its time counts in later rows' ``seconds``."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
@@ -170,7 +173,7 @@ def train(student, pairs: PairTensors, cfg: TrainConfig, progress: bool = True, 
             acc = {k: 0.0 for k in acc}
             n_acc = 0
             if callback is not None:
-                callback(row)
+                callback(row, student)
         if not math.isfinite(float(loss_g.detach())):
             raise FloatingPointError(f"generator loss became {float(loss_g)} at step {step + 1}; lower --lr")
     bar.close()

@@ -47,7 +47,8 @@ def train_base(pairs: PairTensors, out, backbone="e2gan", text_encoder="hashed-w
 
 
 def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = None, targets: list[str] | None = None,
-             ranks: int | dict = 4, progress=True, meta: dict | None = None, student: Student | None = None) -> tuple[Student, list[dict]]:
+             ranks: int | dict = 4, progress=True, meta: dict | None = None, student: Student | None = None,
+             callback=None) -> tuple[Student, list[dict]]:
     """LoRA on a frozen base for one new concept; writes a peft adapter folder."""
     cfg = cfg or TrainConfig()
     student = student or Student.from_pretrained(base_ref)
@@ -56,7 +57,7 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
     add_lora(student, targets, ranks)
     student.meta["base_fingerprint"] = fingerprint
     t0 = time.perf_counter()
-    log = train(student, pairs, cfg, progress=progress, desc="finetune[lora]")
+    log = train(student, pairs, cfg, progress=progress, desc="finetune[lora]", callback=callback)
     student.generator.cpu()
     seconds = round(time.perf_counter() - t0, 2)
     prompts = sorted(set(pairs.prompts))
@@ -71,12 +72,12 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
 
 
 def train_scratch(pairs: PairTensors, out, backbone="pix2pix-resnet9", cfg: TrainConfig | None = None,
-                  backbone_config: dict | None = None, progress=True) -> tuple[Student, list[dict]]:
+                  backbone_config: dict | None = None, progress=True, callback=None) -> tuple[Student, list[dict]]:
     """pix2pix-style: a fresh generator for one concept (the baseline the paper compares with)."""
     cfg = cfg or TrainConfig()
     student = Student.create(backbone, "hashed-words", **(backbone_config or {}))
     t0 = time.perf_counter()
-    log = train(student, pairs, cfg, progress=progress, desc=f"train[{backbone}]")
+    log = train(student, pairs, cfg, progress=progress, desc=f"train[{backbone}]", callback=callback)
     student.generator.cpu()
     student.meta.update({"stage": "scratch", "prompts": sorted(set(pairs.prompts)), "train": config_dict(cfg),
                          "seconds": round(time.perf_counter() - t0, 2)})

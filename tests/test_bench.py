@@ -16,10 +16,13 @@ def test_bench_writes_tables_plots_and_json(tmp_path, capsys):
                   "## Data ablation: quality vs number of fine-tuning samples"):
         assert title in text
     assert "| kmeans 25% |" in text and "| random 50% |" in text and "| all |" in text
-    for png in ("inference", "training_cost", "bases", "ranks", "data"):
+    for png in ("inference", "training_cost", "training_curves", "bases", "ranks", "data"):
         assert f"(img/{png}.png)" in text
         assert (tmp_path / "img" / f"{png}.png").stat().st_size > 5000
     results = json.loads((tmp_path / "results.json").read_text())
+    for row in results["training"]["rows"]:  # held-out quality during training, on a clock without the probes' own time
+        assert [c["step"] for c in row["curve"]] == [2] and row["curve"][0]["psnr"] > 0  # logs come every 10 steps and at the end
+        assert 0 < row["curve"][-1]["seconds"] <= row["seconds"] + 0.01  # the stages round their seconds to 0.01
     assert results["config"]["seeds"] == [0, 1] and set(results["seconds"]) == {"inference", "training", "bases", "ablations"}
     # "all pairs, uniform rank 4" is the same run in both ablations: the data ablation reuses it.
     ranks = {r["strategy"]: r["psnr"] for r in results["ablations"]["ranks"]["summary"]}
