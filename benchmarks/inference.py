@@ -29,22 +29,24 @@ def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
     return 2 * n**3 / best / 1e9
 
 
-def run(rounds: int = 7, size: int = 256, threads: int = 2, block: int = 5) -> dict:
+def build(name: str, x: torch.Tensor, threads: int, folder: Path) -> dict:
+    """One backbone, ready to time on ``x``: the eager concept module, its ONNX Runtime session, params, MACs."""
     from e2gan.export import concept_module, export_onnx, onnx_session
     from e2gan.macs import count_macs
     from e2gan.student import Student
 
+    s = Student.create(name, **BACKBONES[name])
+    module = concept_module(s, "sepia")
+    args = (x, *((module.embeds, module.mask) if module.conditioned else ()))
+    path = export_onnx(s, "sepia", folder / f"{name}.onnx", x.shape[-1])
+    return {"module": module, "session": onnx_session(path, threads), "params": s.num_parameters(), "macs": count_macs(s.generator, *args)}
+
+
+def run(rounds: int = 7, size: int = 256, threads: int = 2, block: int = 5) -> dict:
     torch.set_num_threads(threads)
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-infer-"))
     x = torch.rand(1, 3, size, size) * 2 - 1
-    models = {}
-    for name, cfg in BACKBONES.items():
-        s = Student.create(name, **cfg)
-        module = concept_module(s, "sepia")
-        args = (x, *((module.embeds, module.mask) if module.conditioned else ()))
-        path = export_onnx(s, "sepia", tmp / f"{name}.onnx", size)
-        models[name] = {"module": module, "session": onnx_session(path, threads), "params": s.num_parameters(),
-                        "macs": count_macs(s.generator, *args), "eager": [], "ort": []}
+    models = {name: {**build(name, x, threads, tmp), "eager": [], "ort": []} for name in BACKBONES}
     feed = {"image": x.numpy()}
 
     def timed(fn, arg):
@@ -71,10 +73,15 @@ def run(rounds: int = 7, size: int = 256, threads: int = 2, block: int = 5) -> d
     return {"rows": rows, "gflops": rate, "size": size, "threads": threads, "rounds": rounds, "block": block}
 
 
-def speedup(ref: list[float], times: list[float]) -> str:
-    """Median and range of per-round ratios: rounds are interleaved, so a round's ratio cancels drift."""
+def ratio_spread(ref: list[float], times: list[float]) -> tuple[float, float, float]:
+    """Median, min and max of per-round ratios: rounds are interleaved, so a round's ratio cancels drift."""
     ratios = [a / b for a, b in zip(ref, times)]
-    return f"{statistics.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f})"
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
+def speedup(ref: list[float], times: list[float]) -> str:
+    med, lo, hi = ratio_spread(ref, times)
+    return f"{med:.1f}x ({lo:.1f}-{hi:.1f})"
 
 
 def markdown(r: dict, plot: str | None = None) -> str:

@@ -4,13 +4,7 @@ A target that does not hold is listed as it is, with its numbers: nothing here i
 
 from __future__ import annotations
 
-import statistics
-
-
-def _ratio_spread(ref: list[float], times: list[float]) -> tuple[float, float, float]:
-    ratios = [a / b for a, b in zip(ref, times)]
-    return statistics.median(ratios), min(ratios), max(ratios)
-
+from benchmarks.inference import ratio_spread
 
 def rows(results: dict) -> list[tuple[str, str, bool]]:
     """``(target, measured, holds)`` for every section present in ``results``."""
@@ -20,7 +14,7 @@ def rows(results: dict) -> list[tuple[str, str, bool]]:
         e2, p2p = inf["e2gan"], inf["pix2pix-resnet9"]
         size = results["inference"]["size"]
         for key, runtime in (("ort", "ONNX Runtime"), ("eager", "eager PyTorch")):
-            med, lo, hi = _ratio_spread(p2p[f"{key}_all"], e2[f"{key}_all"])
+            med, lo, hi = ratio_spread(p2p[f"{key}_all"], e2[f"{key}_all"])
             out.append((f"`e2gan` at least 10x faster than pix2pix-resnet9 ({runtime}, {size} px, batch 1)",
                         f"{med:.1f}x (rounds: {lo:.1f}-{hi:.1f}x)", med >= 10))
         fps = sorted(1000 / t for t in e2["ort_all"])

@@ -15,32 +15,25 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks.inference import BACKBONES
+from benchmarks.inference import BACKBONES, build
 
 SIZE, THREADS = 256, 2
 
 
 @functools.lru_cache(maxsize=None)
-def model(name: str):
-    from e2gan.export import concept_module, export_onnx, onnx_session
-    from e2gan.macs import count_macs
-    from e2gan.student import Student
-
+def model(name: str) -> dict:
     torch.set_num_threads(THREADS)
-    s = Student.create(name, **BACKBONES[name])
-    module = concept_module(s, "sepia")
     x = torch.rand(1, 3, SIZE, SIZE) * 2 - 1
-    args = (x, *((module.embeds, module.mask) if module.conditioned else ()))
-    path = export_onnx(s, "sepia", Path(tempfile.mkdtemp(prefix="e2gan-latency-")) / f"{name}.onnx", SIZE)
-    return module, onnx_session(path, THREADS), x, s.num_parameters(), count_macs(s.generator, *args)
+    return {**build(name, x, THREADS, Path(tempfile.mkdtemp(prefix="e2gan-latency-"))), "x": x}
 
 
 @pytest.mark.parametrize("backend", ["eager", "onnxruntime"])
 @pytest.mark.parametrize("name", list(BACKBONES))
 def test_latency(benchmark, name, backend):
-    module, session, x, params, macs = model(name)
+    m = model(name)
+    module, session, x = m["module"], m["session"], m["x"]
     benchmark.group = backend
-    benchmark.extra_info.update(params=params, gmacs=round(macs / 1e9, 2), size=SIZE, threads=THREADS)
+    benchmark.extra_info.update(params=m["params"], gmacs=round(m["macs"] / 1e9, 2), size=SIZE, threads=THREADS)
     if backend == "eager":
         with torch.no_grad():
             out = benchmark.pedantic(module, args=(x,), rounds=7, warmup_rounds=1)

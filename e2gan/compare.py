@@ -76,7 +76,7 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
     rows = []
     for concept in concepts:
         pairs = load_pairs(data, concept, "train")
-        test_keys = [r.key for r in ds.select(concept, "test")]
+        data_id = _digest(pairs.sources, pairs.targets, [r.key for r in ds.select(concept, "test")])
         for name, frac in todo:
             for seed in seeds:
                 kw = {"search": "uniform:rank=4", "select": "all", "fraction": None}  # every setting that differs, spelt out: one key per run
@@ -87,8 +87,7 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
                 else:
                     kw.update(select=name, fraction=frac)
                 cfg = TrainConfig(steps=steps, batch_size=8, lr=2e-3, gan_weight=0.0, seed=seed)
-                key = _digest(base_id, pairs.sources, pairs.targets, test_keys,
-                              {"adapt": kw, "cfg": asdict(cfg), "trial_steps": trial_steps, "size": size, "concept": concept})
+                key = _digest(base_id, data_id, {"adapt": kw, "cfg": asdict(cfg), "trial_steps": trial_steps, "size": size, "concept": concept})
                 done = runs / f"{key}.json"
                 reused = done.exists()
                 if reused:

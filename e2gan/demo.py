@@ -97,6 +97,7 @@ def run_demo(cfg: DemoConfig) -> Path:
 
     ds = PairedDataset(data)
     results, grids, curves = [], [], {}
+    lp = lpips_model()  # None unless torchvision's AlexNet weights are cached
     for concept in cfg.held_out:
         slug = _slug(concept)
         pairs = load_pairs(data, concept, "train")
@@ -120,7 +121,6 @@ def run_demo(cfg: DemoConfig) -> Path:
         }
         cols = {"source": test.sources, "teacher": test.targets}
         with _timed(timings, f"{concept}: evaluate"):
-            lp = lpips_model()
             for name, (model, trainable, stored, log, secs) in models.items():
                 preds: dict = {}
                 m = evaluate(model, data, [concept], "test", fid=cfg.fid, outputs=preds, lpips=lp)[concept]
