@@ -48,10 +48,11 @@ def make(out: str, minutes: float = 1.6, crops: int = 1024, batch: int = 64) -> 
 def run(steps: int = 150, size: int = 64, seeds=(0, 1), crops: int = 96, test_crops: int = 24, bases_dir: Path = HERE) -> dict:
     import statistics
 
+    from e2gan.adapt import finetune
     from e2gan.compare import ensure_data
+    from e2gan.dataset import load_pairs
     from e2gan.engine import TrainConfig
     from e2gan.evaluate import evaluate
-    from e2gan.stages import finetune, load_pairs
 
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-base-ablation-"))
     ensure_data(tmp / "data", HELD_OUT, size, crops, test_crops, 0)

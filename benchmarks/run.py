@@ -56,7 +56,14 @@ def ablations(cfg: BenchConfig) -> dict:
 
 def render(out: Path) -> Path:
     """Draw img/ and write RESULTS.md from results.json: every number in them comes from that file."""
-    from benchmarks import base_ablation, inference, plots, targets, teacher_overhead, training_cost
+    from benchmarks import (
+        base_ablation,
+        inference,
+        plots,
+        targets,
+        teacher_overhead,
+        training_cost,
+    )
     from e2gan.compare import markdown as compare_markdown
     from e2gan.compare import plot
 

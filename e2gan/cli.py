@@ -11,16 +11,12 @@ import click
 
 def _settings(pairs: tuple[str, ...]) -> dict:
     """``--set key=value`` pairs -> dict (values parsed as JSON when they can be)."""
-    out = {}
-    for item in pairs:
-        if "=" not in item:
-            raise click.BadParameter(f"{item!r} is not key=value", param_hint="--set")
-        k, v = item.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+    from e2gan.settings import parse_pairs
+
+    try:
+        return parse_pairs(pairs)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from None
 
 
 def train_options(steps=1000, batch_size=8, gan_weight=1.0, lr=2e-4):
@@ -82,6 +78,30 @@ def plugins(as_json):
 
 @cli.command()
 @click.option("--teacher", default="classic", show_default=True, help="teacher plugin name (`e2gan plugins`)")
+@click.option("--held-out", "held_out", is_flag=True, help="list only the concepts the teacher reserves for evaluation")
+def concepts(teacher, held_out):
+    """List the prompts a teacher knows (and which it holds out from every base)."""
+    from e2gan.registry import UnknownNameError, create_teacher
+
+    try:
+        editor = create_teacher(teacher)
+    except UnknownNameError as exc:
+        _fail(str(exc))
+    reserved = getattr(editor, "held_out", dict)()
+    if held_out:
+        for group, prompts in reserved.items():
+            click.echo(f"# {group}")
+            click.echo("\n".join(prompts))
+        return
+    if not hasattr(editor, "concepts"):
+        _fail(f"teacher {teacher!r} takes free-form prompts; it lists no concepts")
+    known = editor.concepts()
+    click.echo("\n".join(known))
+    click.echo(f"# {len(known)} concepts of teacher {teacher!r}" + (f"; {sum(map(len, reserved.values()))} held out (--held-out)" if reserved else ""), err=True)
+
+
+@cli.command()
+@click.option("--teacher", default="classic", show_default=True, help="teacher plugin name (`e2gan plugins`)")
 @click.option("--prompt", "prompts", multiple=True, required=True, help="edit prompt; repeat for several concepts")
 @click.option("--images", type=click.Path(file_okay=False), help="folder of your photos (default: photos shipped with packages, cropped)")
 @click.option("--crops", default=64, show_default=True, help="without --images: how many random crops of the shipped photos")
@@ -95,7 +115,8 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
     """Edit photos with a teacher and store the pairs (reruns skip finished pairs)."""
     from e2gan.images import scan_images
     from e2gan.samples import random_crops, shipped_photos, split_photos
-    from e2gan.teach import TeachSummary, teach as run_teach
+    from e2gan.teach import TeachSummary
+    from e2gan.teach import teach as run_teach
 
     summary = TeachSummary()
     if images:
@@ -123,22 +144,51 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
 
 
 @cli.command("train-base")
-@click.option("--data", required=True, multiple=True, type=click.Path(exists=True, file_okay=False), help="data set folder(s)")
+@click.option("--data", required=True, multiple=True, type=click.Path(file_okay=False),
+              help="data set folder(s); with --teacher, where the taught pairs go (created or resumed)")
 @click.option("--prompt", "prompts", multiple=True, help="concepts to train on (default: all in the data)")
+@click.option("--teacher", default=None, help="teach the concepts first with this teacher (needs --concepts or --prompt)")
+@click.option("--concepts", default=None, help="with --teacher: a concept selector, e.g. representative:count=16, random:count=16, single")
+@click.option("--crops", default=200, show_default=True, help="with --teacher: crops of the shipped training photos per concept")
 @click.option("--backbone", default="e2gan", show_default=True)
 @click.option("--text-encoder", default="hashed-words", show_default=True)
 @click.option("--set", "config", multiple=True, help="backbone config key=value")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @train_options(steps=5000, batch_size=16)
-def train_base(data, prompts, backbone, text_encoder, config, out, **kw):
+def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, config, out, **kw):
     """Train one text-conditioned base generator on several concepts at once."""
-    from e2gan.engine import PairTensors
-    from e2gan.stages import load_pairs, train_base as run
+    from e2gan.dataset import PairTensors, load_pairs
+    from e2gan.train import train_base as run
 
+    if teacher:
+        if len(data) != 1:
+            _fail("with --teacher, give one --data folder: the taught pairs go there")
+        prompts = _teach_base_concepts(teacher, concepts, list(prompts), data[0], crops, kw["size"] or 64, kw["seed"])
+    elif concepts:
+        _fail("--concepts picks concepts of a teacher: pass --teacher too")
+    missing = [d for d in data if not Path(d).is_dir()]
+    if missing:
+        _fail(f"data folder {missing[0]} does not exist; make it with `e2gan teach --out {missing[0]}`, or pass --teacher")
     pairs = PairTensors.concat([load_pairs(d, prompts or None, "train", kw["size"]) for d in data])
     click.echo(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
     run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config))
     click.echo(f"base model: {Path(out).resolve()}")
+
+
+def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> list[str]:
+    from e2gan.concepts import choose_concepts
+    from e2gan.samples import colour_photos, random_crops, split_photos
+    from e2gan.teach import teach as run_teach
+
+    if not prompts:
+        if not spec:
+            _fail("with --teacher, pass --concepts (e.g. representative:count=16) or --prompt for each concept")
+        prompts = choose_concepts(teacher, spec, seed)
+    click.echo(f"{len(prompts)} base concepts ({spec or 'given'}): {'; '.join(prompts)}")
+    train_ph, _ = split_photos(colour_photos())
+    summary = run_teach(teacher, prompts, random_crops(train_ph, crops, size, seed), data, size=size, seed=seed, split="train")
+    click.echo(summary.lines()[0])
+    return prompts
 
 
 @cli.command()
@@ -158,21 +208,19 @@ def train_base(data, prompts, backbone, text_encoder, config, out, **kw):
 @train_options(steps=300, batch_size=8, gan_weight=0.0, lr=2e-3)
 def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
-    from e2gan.adapt import adapt
-    from e2gan.stages import finetune as run, load_pairs
+    from e2gan.adapt import LAYER_MODES, adapt
+    from e2gan.dataset import load_pairs
 
     pairs = load_pairs(data, prompt, "train", kw["size"])
-    if layers not in ("paper", "top-k", "cumulative"):
-        targets = [s.strip() for s in layers.split(",") if s.strip()]
-        rank = int(search.split("rank=")[-1]) if "rank=" in search else 4
-        student, _ = run(base, pairs, out, _train_config(kw), targets, rank)
-    else:
-        if layers != "paper" and not scorer:
-            _fail(f"--layers {layers} ranks layers by importance: pass --scorer (e.g. fisher)")
+    if layers not in LAYER_MODES:  # explicit module names
+        layers = [s.strip() for s in layers.split(",") if s.strip()]
+    try:
         student, _, info = adapt(base, pairs, out, scorer=scorer, layers=layers, k=k, threshold=threshold, search=search, budget=budget,
                                  select=select, fraction=fraction, count=count, cfg=_train_config(kw), seed=kw["seed"])
-        click.echo(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
-                   f"ranks: {sorted(set(info['ranks'].values()))}; search: {len(info['search_trials'])} trials, {info['search_seconds']} s")
+    except (ValueError, KeyError) as exc:
+        _fail(str(exc))
+    click.echo(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
+               f"ranks: {sorted(set(info['ranks'].values()))}; search: {len(info['search_trials'])} trials, {info['search_seconds']} s")
     click.echo(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
     click.echo(f"adapter: {Path(out).resolve()}")
 
@@ -181,15 +229,17 @@ def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, s
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--prompt", required=True)
 @click.option("--backbone", default="pix2pix-resnet9", show_default=True)
+@click.option("--text-encoder", default="hashed-words", show_default=True, help="for text-conditioned backbones")
 @click.option("--set", "config", multiple=True, help="backbone config key=value")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @train_options(steps=1000, batch_size=4)
-def train(data, prompt, backbone, config, out, **kw):
+def train(data, prompt, backbone, text_encoder, config, out, **kw):
     """Train a generator from scratch on one concept (the pix2pix baseline)."""
-    from e2gan.stages import load_pairs, train_scratch
+    from e2gan.dataset import load_pairs
+    from e2gan.train import train_scratch
 
     pairs = load_pairs(data, prompt, "train", kw["size"])
-    train_scratch(pairs, out, backbone, _train_config(kw), _settings(config))
+    train_scratch(pairs, out, backbone, _train_config(kw), _settings(config), text_encoder=text_encoder)
     click.echo(f"model: {Path(out).resolve()}")
 
 
@@ -252,12 +302,10 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
     import torch
 
-    from e2gan.dataset import PairedDataset
-    from e2gan.engine import PairTensors
+    from e2gan.dataset import PairedDataset, PairTensors
     from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
     from e2gan.grids import grid as make_grid
     from e2gan.io import atomic_save_image, atomic_write_json
-    from e2gan.stages import predict
     from e2gan.student import Student
 
     student = Student.from_pretrained(model)
@@ -295,7 +343,7 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
             pairs = PairTensors.from_dataset(ds, ds.select(p, split or None)[:2])
             cols["source"].append(pairs.sources)
             cols["teacher"].append(pairs.targets)
-            cols["student"].append(predict(student, pairs.sources, p))
+            cols["student"].append(student.predict(pairs.sources, p))
         atomic_save_image(grid, make_grid({k: torch.cat(v) for k, v in cols.items()}))
         click.echo(f"grid: {Path(grid).resolve()}")
     if out:

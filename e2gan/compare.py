@@ -12,12 +12,11 @@ from pathlib import Path
 import torch
 
 from e2gan.adapt import adapt
-from e2gan.dataset import PairedDataset
+from e2gan.dataset import PairedDataset, load_pairs
 from e2gan.engine import TrainConfig
 from e2gan.evaluate import evaluate
 from e2gan.io import atomic_write_json, atomic_write_text
 from e2gan.samples import random_crops, shipped_photos, split_photos
-from e2gan.stages import load_pairs
 from e2gan.teach import teach
 
 DEFAULTS = {

@@ -121,7 +121,7 @@ class PairedDataset:
         wanted = None if prompts is None else set([prompts] if isinstance(prompts, str) else prompts)
         return [r for r in self.records if (wanted is None or r.prompt in wanted) and (split is None or r.split == split)]
 
-    def load_pairs(self, records: list[PairRecord], size: int | None = None):
+    def read_images(self, records: list[PairRecord], size: int | None = None):
         """Records -> (sources, targets) uint8 tensors (N, 3, H, W), resized to ``size`` if given."""
         if not records:
             raise ValueError(f"no pairs selected from {self.root}; its prompts are {self.prompts()}")
@@ -135,6 +135,43 @@ class PairedDataset:
             tgts.append(np.asarray(t))
         to_t = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
         return to_t(srcs), to_t(tgts)
+
+
+@dataclass
+class PairTensors:
+    """Training pairs in memory: uint8 (N, 3, H, W) sources and targets, and a prompt per pair."""
+
+    sources: torch.Tensor
+    targets: torch.Tensor
+    prompts: list[str]
+
+    def __len__(self):
+        return len(self.prompts)
+
+    @classmethod
+    def from_dataset(cls, data: PairedDataset, records, size=None):
+        s, t = data.read_images(records, size)
+        return cls(s, t, [r.prompt for r in records])
+
+    @classmethod
+    def concat(cls, parts: list["PairTensors"]) -> "PairTensors":
+        return cls(torch.cat([p.sources for p in parts]), torch.cat([p.targets for p in parts]), [x for p in parts for x in p.prompts])
+
+    def subset(self, idx):
+        idx = list(idx)
+        return PairTensors(self.sources[idx], self.targets[idx], [self.prompts[i] for i in idx])
+
+
+def load_pairs(data: str | Path, prompts=None, split: str | None = "train", size: int | None = None, limit: int | None = None) -> PairTensors:
+    """The pairs of ``data`` for ``prompts`` (all if None) and ``split``, in memory."""
+    ds = PairedDataset(data)
+    records = ds.select(prompts, split)
+    if limit:
+        records = records[:limit]
+    if not records:
+        how = (f"; make them with `e2gan teach --split {split} --out {data} ...`" if split and split != "train" else "")
+        raise ValueError(f"{data} has no {split or ''} pairs for prompts {prompts}; it has {ds.prompts()}{how}")
+    return PairTensors.from_dataset(ds, records, size)
 
 
 def _manifest_line(record: PairRecord) -> bytes:

@@ -6,15 +6,15 @@ baselines from scratch (pix2pix ResNet-9, and the same e2gan generator) -> metri
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
-from e2gan.dataset import PairedDataset
-from e2gan.engine import PairTensors, TrainConfig
+from e2gan.adapt import finetune
+from e2gan.dataset import PairedDataset, PairTensors, load_pairs
+from e2gan.engine import TrainConfig
 from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
 from e2gan.grids import grid
 from e2gan.io import atomic_save_image, atomic_write_json
@@ -22,9 +22,9 @@ from e2gan.lora import adapter_bytes
 from e2gan.lpips import lpips_model
 from e2gan.report import loss_curves, table, write_report
 from e2gan.samples import random_crops, shipped_photos, split_photos
-from e2gan.stages import finetune, load_pairs, predict, train_base, train_scratch
 from e2gan.student import Student
 from e2gan.teach import teach
+from e2gan.train import train_base, train_scratch
 
 BASE_CONCEPTS = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
 HELD_OUT = ["oil painting", "winter"]
@@ -138,7 +138,7 @@ def run_demo(cfg: DemoConfig) -> Path:
         t = PairTensors.from_dataset(ds, ds.select(c, "test")[:1])
         cols["source"].append(t.sources)
         cols["teacher"].append(t.targets)
-        cols["base"].append(predict(base, t.sources, c))
+        cols["base"].append(base.predict(t.sources, c))
     atomic_save_image(base_grid, grid({k: torch.cat(v) for k, v in cols.items()}))
 
     summary = {"config": asdict(cfg), "timings_s": timings, "base": {"ref": base_ref, "parameters": base_params, "per_concept": base_eval,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from e2gan.dataset import PairTensors
+from e2gan.images import u8_to_unit
 from e2gan.registry import create_discriminator
 
 
@@ -25,7 +27,6 @@ class TrainConfig:
     lr: float = 2e-4
     beta1: float = 0.5
     lambda_l1: float = 100.0
-    lambda_grad: float = 0.0
     gan_weight: float = 1.0
     decay_start: float = 0.5
     crop: int | None = None
@@ -39,31 +40,6 @@ class TrainConfig:
     max_seconds: float | None = None  # wall-clock budget: the lr schedule and the end follow the clock
 
 
-@dataclass
-class PairTensors:
-    """Training pairs in memory: uint8 (N, 3, H, W) sources and targets, and a prompt per pair."""
-
-    sources: torch.Tensor
-    targets: torch.Tensor
-    prompts: list[str]
-
-    def __len__(self):
-        return len(self.prompts)
-
-    @classmethod
-    def from_dataset(cls, data, records, size=None):
-        s, t = data.load_pairs(records, size)
-        return cls(s, t, [r.prompt for r in records])
-
-    @classmethod
-    def concat(cls, parts: list["PairTensors"]) -> "PairTensors":
-        return cls(torch.cat([p.sources for p in parts]), torch.cat([p.targets for p in parts]), [x for p in parts for x in p.prompts])
-
-    def subset(self, idx):
-        idx = list(idx)
-        return PairTensors(self.sources[idx], self.targets[idx], [self.prompts[i] for i in idx])
-
-
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -71,8 +47,8 @@ def pick_device(name: str = "auto") -> torch.device:
 
 
 def _batch(pairs: PairTensors, idx, crop, flip, gen, device):
-    src = pairs.sources[idx].to(device, non_blocking=True).float().div_(127.5).sub_(1)
-    tgt = pairs.targets[idx].to(device, non_blocking=True).float().div_(127.5).sub_(1)
+    src = u8_to_unit(pairs.sources[idx].to(device, non_blocking=True))
+    tgt = u8_to_unit(pairs.targets[idx].to(device, non_blocking=True))
     h, w = src.shape[-2:]
     if crop and crop < min(h, w):
         y = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
@@ -81,12 +57,6 @@ def _batch(pairs: PairTensors, idx, crop, flip, gen, device):
     if flip and bool(torch.rand(1, generator=gen) < 0.5):
         src, tgt = src.flip(-1), tgt.flip(-1)
     return src, tgt
-
-
-def _grad_l1(a, b):
-    da = (a[..., 1:, :] - a[..., :-1, :], a[..., :, 1:] - a[..., :, :-1])
-    db = (b[..., 1:, :] - b[..., :-1, :], b[..., :, 1:] - b[..., :, :-1])
-    return F.l1_loss(da[0], db[0]) + F.l1_loss(da[1], db[1])
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -142,8 +112,6 @@ def train(student, pairs: PairTensors, cfg: TrainConfig, progress: bool = True, 
         fake = G(src, e, m)
         l1 = F.l1_loss(fake, tgt)
         loss_g = cfg.lambda_l1 * l1
-        if cfg.lambda_grad:
-            loss_g = loss_g + cfg.lambda_grad * _grad_l1(fake, tgt)
         g_gan = torch.zeros((), device=device)
         if D is not None:
             D.requires_grad_(False)
@@ -182,6 +150,3 @@ def train(student, pairs: PairTensors, cfg: TrainConfig, progress: bool = True, 
     G.eval()
     return log
 
-
-def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from e2gan.dataset import PairedDataset
-from e2gan.engine import PairTensors
-from e2gan.metrics import fid_feature_extractor, frechet_distance, inception_features, kernel_inception_distance, paired_metrics
-from e2gan.stages import predict
-
+from e2gan.dataset import PairedDataset, PairTensors
+from e2gan.metrics import (
+    fid_feature_extractor,
+    frechet_distance,
+    inception_features,
+    kernel_inception_distance,
+    paired_metrics,
+)
 
 # Inception features of the teacher's outputs, keyed by the pairs' content addresses: several students
 # evaluated on the same pairs (the demo, compare) pay for the teacher's features once.
@@ -16,11 +19,10 @@ _TEACHER_FEATURES: dict[tuple, torch.Tensor] = {}
 
 
 def evaluate(student, data, prompts=None, split: str | None = "test", size: int | None = None, fid: bool = False,
-             prompt_override: str | None = None, clip=None, outputs: dict | None = None, lpips=None) -> dict:
+             clip=None, outputs: dict | None = None, lpips=None) -> dict:
     """``{prompt: {"psnr", "ssim", "n", ["fid"]}}`` of the student's outputs against the teacher's.
 
-    ``prompt_override`` feeds the student another prompt than the pairs' (e.g. a base model without an
-    adapter, run on a held-out concept's prompt). ``outputs``, if given, receives the student's uint8
+    ``outputs``, if given, receives the student's uint8
     outputs per prompt (in the data set's order), so callers need not run the student again. ``lpips``
     is an LPIPS network (``e2gan.lpips.lpips_model()``) or None."""
     ds = PairedDataset(data)
@@ -33,7 +35,7 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
         if not records:
             continue
         pairs = PairTensors.from_dataset(ds, records, size)
-        pred = predict(student, pairs.sources, prompt_override or prompt)
+        pred = student.predict(pairs.sources, prompt)
         if outputs is not None:
             outputs[prompt] = pred
         row = {**paired_metrics(pred, pairs.targets), "n": len(pairs)}

@@ -39,7 +39,9 @@ def register_teachers(register):
     """Teachers (image editors to distil). ``factory(**settings)`` returns an object with
     ``settings`` (a JSON-able dict that, with the prompt and seed, determines the output) and
     ``edit(images: list[PIL.Image], prompt: str, seeds: list[int]) -> list[PIL.Image]``.
-    Optional: ``concepts()`` (prompts it knows), ``batch_size``."""
+    Optional: ``concepts()`` (prompts it knows), ``batch_size``, ``held_out()`` (``{kind: [prompts]}``
+    reserved for evaluation, never trained into a base) and ``base_concepts()`` (the pool a base may
+    train on; default ``concepts()`` minus ``held_out()``)."""
 
 
 @hookspec
@@ -68,3 +70,11 @@ def register_data_selectors(register):
     """Training-subset selectors. ``factory(**settings)`` returns an object with
     ``select(features (N, D) tensor, count, seed) -> list[int]`` (sorted indices into the data).
     A selector that ignores the features sets ``needs_features = False`` (it then gets an (N, 0) tensor)."""
+
+
+@hookspec
+def register_concept_selectors(register):
+    """Which of a teacher's concepts a base trains on. ``factory(**settings)`` returns an object with
+    ``select(pool: list[str], count: int, seed: int, effects) -> list[str]``; ``effects(prompts)``
+    returns an (N, D) float tensor describing what each concept does to a fixed probe set of photos
+    (computed on demand; a selector that ignores it sets ``needs_effects = False``)."""

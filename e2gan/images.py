@@ -95,13 +95,22 @@ def sha256_of_image(img: Image.Image) -> str:
     return h.hexdigest()
 
 
+def u8_to_unit(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1], the generators' range (the one place this conversion lives)."""
+    return x.float().div(127.5).sub(1.0)
+
+
+def unit_to_u8(x: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255], clamped and rounded."""
+    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte()
+
+
 def to_tensor(images) -> torch.Tensor:
     """PIL images (same size) -> float tensor (B, 3, H, W) in [-1, 1]."""
     arr = np.stack([np.asarray(im.convert("RGB")) for im in images])
-    return torch.from_numpy(arr).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+    return u8_to_unit(torch.from_numpy(arr).permute(0, 3, 1, 2))
 
 
 def to_pil(tensor: torch.Tensor) -> list[Image.Image]:
     """Float tensor (B, 3, H, W) in [-1, 1] -> PIL images."""
-    arr = ((tensor.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(a) for a in arr]
+    return [Image.fromarray(a) for a in unit_to_u8(tensor).permute(0, 2, 3, 1).cpu().numpy()]

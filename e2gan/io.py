@@ -17,10 +17,17 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600: give the file the mode a plain open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -51,3 +58,10 @@ def atomic_save_file(path, save) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_training_log(folder, log: list[dict]) -> None:
+    """``training_log.jsonl``: one JSON row per log step of the engine."""
+    from e2gan.files import TRAINING_LOG
+
+    atomic_write_text(Path(folder) / TRAINING_LOG, "".join(json.dumps(r) + "\n" for r in log))

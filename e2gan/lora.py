@@ -1,8 +1,8 @@
 """Step 3, Adapt: LoRA through peft on a frozen base; adapters are plain peft folders.
 
 The paper puts LoRA on the down-sampling layers, the DS, the transformer block, the US and the
-up-sampling layers, and none on the ResNet blocks; ``paper_targets`` encodes that for any backbone by
-module name. ``rank_pattern`` gives per-layer ranks (a later search fills it).
+up-sampling layers, and none on the ResNet blocks; each backbone declares its own version of that
+placement as ``lora_targets`` (regexes over module names), which ``paper_targets`` reads. ``rank_pattern`` gives per-layer ranks (a later search fills it).
 """
 
 from __future__ import annotations
@@ -14,14 +14,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from e2gan.files import ADAPTER_META
 from e2gan.io import atomic_write_json
 
 LORA_TYPES = (nn.Conv2d, nn.Linear)
-# Module names (regex, full match) of the paper's preset for the e2gan backbone family.
-PAPER_PATTERNS = [
-    r"down\d\.0", r"ds\.0", r"transformer\.(self_attn|cross_attn)\.to_(q|k|v|out)", r"transformer\.ff\.(0|2)",
-    r"us\.conv\.0", r"up\d\.conv\.0", r"film\d\.proj", r"head\.(0|2)",
-]
 
 
 def lora_candidates(model: nn.Module) -> list[str]:
@@ -30,9 +26,15 @@ def lora_candidates(model: nn.Module) -> list[str]:
 
 
 def paper_targets(model: nn.Module) -> list[str]:
-    names = [n for n in lora_candidates(model) if any(re.fullmatch(p, n) for p in PAPER_PATTERNS)]
+    """The layers the backbone declares for LoRA (its ``lora_targets``: regexes over module names)."""
+    base = getattr(model, "get_base_model", lambda: model)()
+    patterns = getattr(base, "lora_targets", None)
+    if not patterns:
+        raise ValueError(f"backbone {type(base).__name__} declares no lora_targets; pass the target layers explicitly "
+                         f"(--layers name1,name2; candidates: {', '.join(lora_candidates(base)[:8])}, ...)")
+    names = [n for n in lora_candidates(model) if any(re.fullmatch(p, n) for p in patterns)]
     if not names:
-        raise ValueError(f"the paper preset matches no layer of {type(model).__name__}; pass target layers explicitly")
+        raise ValueError(f"the lora_targets of {type(base).__name__} match none of its LoRA-able layers; pass target layers explicitly")
     return names
 
 
@@ -88,8 +90,6 @@ def match_padding(model: nn.Module) -> int:
 
 def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Path:
     """peft's ``adapter_config.json`` + ``adapter_model.safetensors``, plus ``e2gan_adapter.json``."""
-    from e2gan.student import ADAPTER_META
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     student.generator.save_pretrained(str(folder), safe_serialization=True)
@@ -107,8 +107,6 @@ def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Pa
 def load_adapter(student, folder, check_fingerprint: bool = True):
     """Attach an adapter folder to a loaded base student (checking it was trained on that base)."""
     from peft import PeftModel
-
-    from e2gan.student import ADAPTER_META
 
     folder = Path(folder)
     meta = json.loads((folder / ADAPTER_META).read_text())

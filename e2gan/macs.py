@@ -3,7 +3,7 @@
 * transposed convolutions are counted per *output* pixel (the convention under which pix2pix's
   ResNet-9 is 56.8 G MACs at 256x256; per input pixel gives 49.6 G);
 * attention's two matrix products (QK^T and AV) are counted, which torch's FLOP counter misses for
-  CPU scaled-dot-product attention. Norms, activations and resizes are ignored (they are not MACs).
+  CPU scaled-dot-product attention: a module declares such products with ``extra_macs(inputs, output)``. Norms, activations and resizes are ignored (they are not MACs).
 """
 
 from __future__ import annotations
@@ -34,12 +34,9 @@ def count_macs(model: nn.Module, *inputs, transposed: str = "output") -> int:
         nonlocal total
         total += out.numel() * m.in_features
 
-    def attention(m, inp, out):
+    def extra(m, inp, out):
         nonlocal total
-        x = inp[0]
-        ctx = inp[1] if len(inp) > 1 and inp[1] is not None else x
-        b, n, d = x.shape
-        total += 2 * b * n * ctx.shape[1] * d  # QK^T and AV over all heads
+        total += int(m.extra_macs(inp, out))
 
     for mod in model.modules():
         if isinstance(mod, nn.ConvTranspose2d):
@@ -48,8 +45,8 @@ def count_macs(model: nn.Module, *inputs, transposed: str = "output") -> int:
             hooks.append(mod.register_forward_hook(conv))
         elif isinstance(mod, nn.Linear):
             hooks.append(mod.register_forward_hook(linear))
-        elif type(mod).__name__ == "Attention" and hasattr(mod, "to_q"):
-            hooks.append(mod.register_forward_hook(attention))
+        elif callable(getattr(mod, "extra_macs", None)):  # products that are no module (e.g. attention's)
+            hooks.append(mod.register_forward_hook(extra))
     try:
         with torch.no_grad():
             model(*inputs)

@@ -21,6 +21,7 @@ KINDS = {
     "scorer": "register_importance_scorers",
     "searcher": "register_rank_searchers",
     "selector": "register_data_selectors",
+    "concept_selector": "register_concept_selectors",
 }
 
 

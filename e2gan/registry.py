@@ -34,10 +34,6 @@ def list_names(kind: str, pattern: str = "*") -> list[str]:
     return sorted(n for n in entries(kind) if fnmatch.fnmatch(n, pattern))
 
 
-def describe(kind: str, name: str) -> str:
-    return _lookup(kind, name).description
-
-
 def create_backbone(name: str, **config):
     return create("backbone", name, **config)
 
@@ -92,3 +88,11 @@ def create_selector(name: str, **settings):
 
 def list_selectors(pattern: str = "*") -> list[str]:
     return list_names("selector", pattern)
+
+
+def create_concept_selector(name: str, **settings):
+    return create("concept_selector", name, **settings)
+
+
+def list_concept_selectors(pattern: str = "*") -> list[str]:
+    return list_names("concept_selector", pattern)

@@ -55,6 +55,11 @@ def shipped_photos() -> dict[str, Image.Image]:
     return photos
 
 
+def colour_photos() -> dict[str, Image.Image]:
+    """The shipped photos that are in colour (grey textures would teach colour concepts nothing)."""
+    return {k: v for k, v in shipped_photos().items() if k not in SKIMAGE_GREY}
+
+
 def random_crops(photos: dict[str, Image.Image], count: int, size: int, seed: int = 0) -> list[tuple[str, Image.Image]]:
     """``count`` square crops (random position, scale 25-100% of the short side, random flip)."""
     rng = np.random.default_rng(seed)

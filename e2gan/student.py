@@ -13,14 +13,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from e2gan import __version__
+from e2gan.files import ADAPTER_META, CONFIG, WEIGHTS
 from e2gan.hub import resolve
-from e2gan.images import to_pil, to_tensor
+from e2gan.images import to_pil, to_tensor, u8_to_unit, unit_to_u8
 from e2gan.io import atomic_save_file, atomic_write_json
 from e2gan.registry import create_backbone, create_text_encoder
-
-CONFIG = "config.json"
-WEIGHTS = "model.safetensors"
-ADAPTER_META = "e2gan_adapter.json"
 
 
 class Student:
@@ -70,18 +67,32 @@ class Student:
         return self.generator(images, embeds, mask)
 
     @torch.no_grad()
-    def edit(self, images, prompt: str, batch_size: int = 8):
-        """PIL images -> edited PIL images (each resized to a multiple of 8 and back)."""
+    def predict(self, sources_u8: torch.Tensor, prompts, batch: int = 8) -> torch.Tensor:
+        """uint8 (N, 3, H, W) sources -> uint8 outputs, in batches (for metrics and grids)."""
         self.generator.eval()
-        out = []
-        for i in range(0, len(images), batch_size):
-            chunk = images[i : i + batch_size]
-            for img in chunk:
-                w, h = img.size
-                W, H = max(8, round(w / 8) * 8), max(8, round(h / 8) * 8)
-                x = to_tensor([img.resize((W, H)) if (W, H) != (w, h) else img]).to(self.device)
-                y = to_pil(self(x, prompt))[0]
-                out.append(y.resize((w, h)) if (W, H) != (w, h) else y)
+        prompts = [prompts] * len(sources_u8) if isinstance(prompts, str) else list(prompts)
+        outs = []
+        for i in range(0, len(sources_u8), batch):
+            y = self(u8_to_unit(sources_u8[i : i + batch].to(self.device)), prompts[i : i + batch])
+            outs.append(unit_to_u8(y).cpu())
+        return torch.cat(outs)
+
+    @torch.no_grad()
+    def edit(self, images, prompt: str, batch_size: int = 8):
+        """PIL images -> edited PIL images (each resized to a multiple of 8 and back). Images of one
+        size go through the generator together, ``batch_size`` at a time."""
+        self.generator.eval()
+        out: list = [None] * len(images)
+        by_size: dict = {}
+        for i, img in enumerate(images):
+            w, h = img.size
+            by_size.setdefault((max(8, round(w / 8) * 8), max(8, round(h / 8) * 8)), []).append(i)
+        for (W, H), idx in by_size.items():
+            for j in range(0, len(idx), batch_size):
+                chunk = idx[j : j + batch_size]
+                x = to_tensor([images[i].resize((W, H)) if images[i].size != (W, H) else images[i] for i in chunk]).to(self.device)
+                for i, y in zip(chunk, to_pil(self(x, prompt))):
+                    out[i] = y.resize(images[i].size) if y.size != images[i].size else y
         return out
 
     # -- sizes ----------------------------------------------------------------------------

@@ -9,7 +9,14 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from e2gan.dataset import PairedDataset, PairRecord, mark_part_done, merge_parts, pair_key, part_folder
+from e2gan.dataset import (
+    PairedDataset,
+    PairRecord,
+    mark_part_done,
+    merge_parts,
+    pair_key,
+    part_folder,
+)
 from e2gan.images import Skipped, center_crop_resize, sha256_of_image
 from e2gan.registry import create_teacher
 
@@ -70,7 +77,8 @@ def teach(
     known = editor.concepts() if hasattr(editor, "concepts") else None
     unknown = [p for p in prompts if known and p not in known]
     if unknown:
-        raise ValueError(f"teacher {teacher!r} has no concept {unknown[0]!r}; choose one of: {', '.join(known)}")
+        shown = ", ".join(known[:12]) + (f", ... ({len(known)} in all; `e2gan concepts --teacher {teacher}` lists them)" if len(known) > 12 else "")
+        raise ValueError(f"teacher {teacher!r} has no concept {unknown[0]!r}; choose one of: {shown}")
     data = PairedDataset(out, create=True)
     data.remove_partial_files()
     todo = []

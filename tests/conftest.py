@@ -28,6 +28,20 @@ def photo(seed: int, size: int = 48) -> Image.Image:
     return Image.fromarray((img * 255).astype(np.uint8))
 
 
+def assert_picture(path, size=None, min_colours: int = 16):
+    """A PNG that shows something: readable, of ``size`` (w, h) if given, not blank (many colours, >2%
+    of pixels away from the background). Replaces "the file is over 1000 bytes"."""
+    img = Image.open(path)
+    img.load()
+    if size is not None:
+        assert img.size == tuple(size), f"{path}: {img.size}, expected {tuple(size)}"
+    arr = np.asarray(img.convert("RGB")).reshape(-1, 3)
+    assert len(np.unique(arr, axis=0)) >= min_colours, f"{path}: only {len(np.unique(arr, axis=0))} colours"
+    background = np.median(arr, axis=0)
+    assert (np.abs(arr - background).sum(1) > 30).mean() > 0.02, f"{path} is nearly blank"
+    return img
+
+
 @pytest.fixture
 def photos():
     return [(f"p{i}", photo(i)) for i in range(6)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -47,7 +48,14 @@ def test_pipeline_commands(tmp_path, tiny_data):
     res = run("eval", "--model", ad, "--data", tiny_data, "--out", tmp_path / "m.json", "--grid", tmp_path / "g.png")
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert set(metrics["per_prompt"]) == {"sepia"} and metrics["mean"]["psnr"] > 0
+    assert set(metrics["per_prompt"]) == {"sepia"}
+    from e2gan.dataset import load_pairs
+    from e2gan.metrics import psnr
+    from e2gan.student import Student
+
+    test = load_pairs(tiny_data, "sepia", "test")  # the same number, computed without the eval command
+    expected = float(psnr(Student.from_pretrained(ad).predict(test.sources, "sepia"), test.targets).mean())
+    assert metrics["mean"]["psnr"] == pytest.approx(expected, abs=1e-4)
     assert Image.open(tmp_path / "g.png").size[0] > 3 * 32
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from e2gan.demo import DemoConfig, run_demo
+from tests.conftest import assert_picture
 
 
 def test_demo_writes_the_report(tmp_path):
@@ -13,7 +14,7 @@ def test_demo_writes_the_report(tmp_path):
     report = run_demo(cfg)
     html = report.read_text()
     assert "winter: source | teacher" in html and "grid-winter.png" in html
-    assert (tmp_path / "grid-winter.png").stat().st_size > 1000
+    assert_picture(tmp_path / "grid-winter.png", (2 + 6 * 34, 14 + 3 * 34 + 2))  # 6 columns, 3 test rows of 32 px
     results = json.loads((tmp_path / "results.json").read_text())
     assert {r["model"] for r in results["held_out"]} == {"base, no adapter", "LoRA student", "e2gan from scratch", "pix2pix from scratch"}
     # Metrics that cannot run are named in the report with the reason, never filled with a number.

@@ -5,19 +5,19 @@ from __future__ import annotations
 import pytest
 import torch
 
+from e2gan.dataset import load_pairs
 from e2gan.engine import TrainConfig, lr_factor, train
-from e2gan.stages import load_pairs, predict
-from e2gan.student import Student
 from e2gan.metrics import psnr
+from e2gan.student import Student
 
 
 def test_training_reduces_l1_to_the_teacher(tiny_data):
     pairs = load_pairs(tiny_data, "sepia")
     student = Student.create("e2gan-small")
     test = load_pairs(tiny_data, "sepia", split="test")
-    before = float(psnr(predict(student, test.sources, "sepia"), test.targets).mean())
+    before = float(psnr(student.predict(test.sources, "sepia"), test.targets).mean())
     log = train(student, pairs, TrainConfig(steps=60, batch_size=4, lr=2e-3, gan_weight=0.0, log_every=10), progress=False)
-    after = float(psnr(predict(student, test.sources, "sepia"), test.targets).mean())
+    after = float(psnr(student.predict(test.sources, "sepia"), test.targets).mean())
     assert log[-1]["l1"] < log[0]["l1"]
     assert after > before + 1.0, (before, after)
 
@@ -29,7 +29,7 @@ def test_same_seed_same_result(tiny_data):
         torch.manual_seed(123)
         s = Student.create("e2gan-small")
         train(s, pairs, TrainConfig(steps=3, batch_size=2, gan_weight=1.0, disc_config={"ndf": 8}), progress=False)
-        outs.append(predict(s, pairs.sources[:2], "sepia"))
+        outs.append(s.predict(pairs.sources[:2], "sepia"))
     assert torch.equal(outs[0], outs[1])
 
 
@@ -60,6 +60,6 @@ def test_evaluate_hands_back_outputs_and_reuses_teacher_features(tiny_data):
     outs: dict = {}
     first = ev.evaluate(student, tiny_data, ["sepia"], "test", fid=ev.fid_feature_extractor() is not None, outputs=outs)
     test = load_pairs(tiny_data, "sepia", split="test")
-    assert torch.equal(outs["sepia"], predict(student, test.sources, "sepia"))
+    assert torch.equal(outs["sepia"], student.predict(test.sources, "sepia"))
     again = ev.evaluate(student, tiny_data, ["sepia"], "test", fid="fid" in first["sepia"])
     assert again == first

@@ -7,10 +7,12 @@ import torch
 
 pytest.importorskip("onnxruntime")
 
+from e2gan.adapt import finetune  # noqa: E402
+from e2gan.dataset import load_pairs  # noqa: E402
 from e2gan.engine import TrainConfig  # noqa: E402
 from e2gan.export import check_onnx, concept_module, export_onnx, onnx_session  # noqa: E402
-from e2gan.stages import finetune, load_pairs, train_base  # noqa: E402
 from e2gan.student import Student  # noqa: E402
+from e2gan.train import train_base  # noqa: E402
 
 
 def test_adapter_exports_and_matches_eager(tmp_path, tiny_data):

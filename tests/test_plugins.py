@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -17,7 +18,8 @@ from e2gan.registry import UnknownNameError
 BUILTIN = {
     "backbone": {"e2gan", "e2gan-small", "e2gan-large", "pix2pix-resnet9", "pix2pix-unet256", "timm-unet"},
     "discriminator": {"patchgan"},
-    "teacher": {"classic"},
+    "teacher": {"classic", "procedural"},
+    "concept_selector": {"representative", "random", "single"},
     "text_encoder": {"hashed-words", "clip"},
 }
 
@@ -26,7 +28,8 @@ BUILTIN = {
 def test_builtin_parts_are_discovered_through_entry_points(kind):
     found = entries(kind)
     assert BUILTIN[kind] <= set(found)
-    assert all(e.plugin in {"backbones", "classic-teacher", "text-encoders", "adaptation", "diffusers-teachers"} for e in found.values())
+    ours = {ep.name for ep in importlib.metadata.distribution("e2gan").entry_points if ep.group == "e2gan"}
+    assert all(found[name].plugin in ours for name in BUILTIN[kind])
 
 
 def test_registry_facade_lists_by_pattern_and_explains_unknown_names():
@@ -95,6 +98,11 @@ def test_load_plugins_env_restricts_what_loads():
     assert res.returncode != 0 and "no-such-plugin" in res.stderr
 
 
-def test_pm_has_every_builtin_plugin_once():
-    names = [n for n, _ in pm.list_name_plugin()]
-    assert len(names) == len(set(names))
+def test_every_entry_point_of_the_distribution_is_loaded():
+    import importlib.metadata
+
+    ours = {ep.name for ep in importlib.metadata.distribution("e2gan").entry_points if ep.group == "e2gan"}
+    loaded = {n for n, _ in pm.list_name_plugin()}
+    assert ours <= loaded, f"entry points not loaded: {sorted(ours - loaded)}"
+    summaries = {row["name"]: row for row in plugin_summaries()}
+    assert all(summaries[n]["package"] == "e2gan" and summaries[n]["registers"] for n in ours)

@@ -33,7 +33,10 @@ def tiny_components(in_channels: int) -> dict:
 
 
 def save_instruct_pix2pix(folder) -> str:
-    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionInstructPix2PixPipeline
+    from diffusers import (
+        EulerAncestralDiscreteScheduler,
+        StableDiffusionInstructPix2PixPipeline,
+    )
 
     pipe = StableDiffusionInstructPix2PixPipeline(**tiny_components(8), scheduler=EulerAncestralDiscreteScheduler(), safety_checker=None,
                                                   feature_extractor=None, requires_safety_checker=False)
@@ -42,7 +45,11 @@ def save_instruct_pix2pix(folder) -> str:
 
 
 def save_pix2pix_zero(folder) -> str:
-    from diffusers import DDIMInverseScheduler, DDIMScheduler, StableDiffusionPix2PixZeroPipeline
+    from diffusers import (
+        DDIMInverseScheduler,
+        DDIMScheduler,
+        StableDiffusionPix2PixZeroPipeline,
+    )
 
     pipe = StableDiffusionPix2PixZeroPipeline(**tiny_components(4), scheduler=DDIMScheduler(), inverse_scheduler=DDIMInverseScheduler(),
                                               safety_checker=None, feature_extractor=None, caption_generator=None, caption_processor=None,

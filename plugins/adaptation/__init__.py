@@ -3,7 +3,13 @@
 from e2gan.hookspecs import hookimpl
 
 from .scorers import FisherScorer, RandomScorer, TaylorScorer, WeightDeltaScorer
-from .searchers import GreedySearcher, RandomSearcher, SimpleSearcher, SVDEnergySearcher, UniformSearcher
+from .searchers import (
+    GreedySearcher,
+    RandomSearcher,
+    SimpleSearcher,
+    SVDEnergySearcher,
+    UniformSearcher,
+)
 from .selectors import AllSelector, KMeansSelector, RandomSelector
 
 

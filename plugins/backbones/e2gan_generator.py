@@ -38,18 +38,34 @@ class E2GANConfig:
     residual: bool = True
     film: bool = True
     padding: str = "zeros"  # peft's LoRA convs zero-pad: a zero-padded base makes merged == unmerged exactly
+    coords: bool = False  # two extra input channels with the pixel's (y, x) in [-1, 1]: position-dependent edits (vignettes, light)
+
+
+def with_coords(image: torch.Tensor) -> torch.Tensor:
+    """Append (y, x) coordinate channels in [-1, 1] (CoordConv): the convolutions then know where a pixel is."""
+    b, _, h, w = image.shape
+    ys = torch.linspace(-1, 1, h, dtype=image.dtype, device=image.device).view(1, 1, h, 1).expand(b, 1, h, w)
+    xs = torch.linspace(-1, 1, w, dtype=image.dtype, device=image.device).view(1, 1, 1, w).expand(b, 1, h, w)
+    return torch.cat([image, ys, xs], dim=1)
 
 
 class E2GANGenerator(nn.Module):
-    config_class = E2GANConfig
     text_conditioned = True
+    #: the paper's LoRA placement: down-sampling, DS, transformer, US, up-sampling (and the prompt FiLMs and
+    #: head, which e2gan adds); no ResNet block. Module names, regex, full match.
+    lora_targets = (
+        r"down\d\.0", r"ds\.0", r"transformer\.(self_attn|cross_attn)\.to_(q|k|v|out)", r"transformer\.ff\.(0|2)",
+        r"us\.conv\.0", r"up\d\.conv\.0", r"film\d\.proj", r"head\.(0|2)",
+    )
+    #: whose output (mean-pooled) describes an image for data selection: the transformer's input
+    feature_module = "ds"
 
     def __init__(self, **config):
         super().__init__()
         self.config = cfg = E2GANConfig(**config)
         c1, c2, c4 = cfg.ngf, cfg.ngf * 2, cfg.ngf * 4
         n, pad = cfg.norm, cfg.padding
-        self.stem = ConvNormAct(3, c1, 7, 1, n, padding=pad)
+        self.stem = ConvNormAct(5 if cfg.coords else 3, c1, 7, 1, n, padding=pad)
         self.down1 = ConvNormAct(c1, c2, 3, 2, n, padding=pad)
         self.down2 = ConvNormAct(c2, c4, 3, 2, n, padding=pad)
         self.res_before = nn.Sequential(*[ResnetBlock(c4, n, pad) for _ in range(cfg.n_res_before)])
@@ -73,7 +89,7 @@ class E2GANGenerator(nn.Module):
         h, w = image.shape[-2:]
         if h % 8 or w % 8:
             raise ValueError(f"e2gan generator needs height and width divisible by 8, got {h}x{w}")
-        x0 = self.stem(image)
+        x0 = self.stem(with_coords(image) if self.config.coords else image)
         x1 = self.down1(x0)
         x2 = self.res_before(self.down2(x1))
         x3 = self.transformer(self.ds(x2), text_embeds, text_mask)

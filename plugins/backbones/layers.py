@@ -69,6 +69,13 @@ class Attention(nn.Module):
         self.to_v = nn.Linear(context_dim, dim, bias=False)
         self.to_out = nn.Linear(dim, dim)
 
+    def extra_macs(self, inputs, output) -> int:
+        """QK^T and AV over all heads (the projections are counted as Linear layers); see e2gan.macs."""
+        x = inputs[0]
+        ctx = inputs[1] if len(inputs) > 1 and inputs[1] is not None else x
+        b, n, d = x.shape
+        return 2 * b * n * ctx.shape[1] * d
+
     def forward(self, x, context=None, mask=None):
         context = x if context is None else context
         b, n, d = x.shape

@@ -19,7 +19,6 @@ class PatchGANConfig:
 
 
 class PatchGAN(nn.Module):
-    config_class = PatchGANConfig
 
     def __init__(self, **config):
         super().__init__()

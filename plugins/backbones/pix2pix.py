@@ -34,8 +34,15 @@ class _PaddedResBlock(nn.Module):
         return x + self.conv_block(x)
 
 
+def _last_res_block(layers) -> int:
+    return max(i for i, m in enumerate(layers) if isinstance(m, _PaddedResBlock))
+
+
 class ResnetGenerator(nn.Module):
-    config_class = ResnetGeneratorConfig
+    #: the paper's placement on pix2pix: the stem, the two down-sampling convs and the output conv (peft
+    #: cannot wrap the transposed-conv up-sampling); no ResNet block
+    lora_targets: tuple = ()  # set in __init__: the output conv's index depends on n_blocks
+    feature_module = ""  # set in __init__: the last ResNet block
     text_conditioned = False
 
     def __init__(self, **config):
@@ -56,6 +63,8 @@ class ResnetGenerator(nn.Module):
             ]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 3, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        self.lora_targets = (r"model\.(1|4|7)", rf"model\.{len(layers) - 2}")
+        self.feature_module = f"model.{_last_res_block(layers)}"
 
     def forward(self, image, text_embeds=None, text_mask=None):
         return self.model(image)
@@ -90,7 +99,8 @@ class _UnetBlock(nn.Module):
 
 
 class UnetGenerator(nn.Module):
-    config_class = UnetGeneratorConfig
+    #: every Conv2d of this U-Net is a down-sampling conv (its up-sampling is transposed, which peft cannot wrap)
+    lora_targets = (r".*",)
     text_conditioned = False
 
     def __init__(self, **config):
@@ -104,6 +114,8 @@ class UnetGenerator(nn.Module):
         block = _UnetBlock(ngf * 2, ngf * 4, block, norm=norm)
         block = _UnetBlock(ngf, ngf * 2, block, norm=norm)
         self.model = _UnetBlock(3, ngf, block, outermost=True, norm=norm, cin=3)
+        convs = [n for n, m in self.named_modules() if type(m) is nn.Conv2d]
+        self.feature_module = max(convs, key=len)  # the innermost down-sampling conv: the bottleneck
 
     def forward(self, image, text_embeds=None, text_mask=None):
         need = 2**self.config.num_downs

@@ -25,8 +25,11 @@ class TimmUnetConfig:
 
 
 class TimmUnet(nn.Module):
-    config_class = TimmUnetConfig
     text_conditioned = True
+    #: LoRA on the bottleneck, the transformer and the decoder; the (pretrained) encoder stays frozen
+    lora_targets = (r"bottleneck_in", r"transformer\.(self_attn|cross_attn)\.to_(q|k|v|out)", r"transformer\.ff\.(0|2)",
+                    r"decoder\.\d+\.0", r"final\.0", r"head")
+    feature_module = "bottleneck_in"
 
     def __init__(self, **config):
         super().__init__()

@@ -25,10 +25,6 @@ class ClassicTeacher:
     def concepts() -> list[str]:
         return list(CONCEPTS)
 
-    @staticmethod
-    def is_spatial(prompt: str) -> bool:
-        return CONCEPTS[prompt][1]
-
     def edit(self, images: list[Image.Image], prompt: str, seeds: list[int]) -> list[Image.Image]:
         key = prompt.strip().lower()
         if key not in CONCEPTS:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .loading import generators, model_folder, require_diffusers, resolve_device, resolve_dtype, set_scheduler
+from .loading import (
+    generators,
+    model_folder,
+    require_diffusers,
+    resolve_device,
+    resolve_dtype,
+    set_scheduler,
+)
 
 
 class InstructPix2PixTeacher:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from .loading import generators, model_folder, require_diffusers, resolve_device, resolve_dtype
+from .loading import (
+    generators,
+    model_folder,
+    require_diffusers,
+    resolve_device,
+    resolve_dtype,
+)
 
 TEMPLATES = ["a photo of a {}", "a picture of a {}", "an image of a {}", "a close-up photo of a {}", "a {} in the scene",
              "a good photo of a {}", "a bright photo of a {}", "a cropped photo of a {}"]
@@ -48,7 +54,11 @@ class Pix2PixZeroTeacher:
                  source_sentences=None, target_sentences=None, resolution: int = 512, batch_size: int = 1,
                  dtype: str = "auto", device: str = "auto", cache_dir: str | None = None):
         require_diffusers()
-        from diffusers import DDIMInverseScheduler, DDIMScheduler, StableDiffusionPix2PixZeroPipeline
+        from diffusers import (
+            DDIMInverseScheduler,
+            DDIMScheduler,
+            StableDiffusionPix2PixZeroPipeline,
+        )
 
         self.device = resolve_device(device)
         folder, resolved = model_folder(model, revision)
@@ -72,7 +82,6 @@ class Pix2PixZeroTeacher:
 
     def direction_embeds(self, prompt: str):
         """(source, target) mean sentence embeddings for a 'src -> tgt' concept, cached on disk."""
-        import torch
         from safetensors.torch import load_file, save_file
 
         src_word, tgt_word = split_concept(prompt)
