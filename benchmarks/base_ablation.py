@@ -48,10 +48,9 @@ def make(out: str, minutes: float = 1.6, crops: int = 1024, batch: int = 64) -> 
 def run(steps: int = 150, size: int = 64, seeds=(0, 1), crops: int = 96, test_crops: int = 24, bases_dir: Path = HERE) -> dict:
     import statistics
 
-    from e2gan.adapt import finetune
+    from e2gan.adapt import finetune, lora_train_config
     from e2gan.compare import ensure_data
     from e2gan.dataset import load_pairs
-    from e2gan.engine import TrainConfig
     from e2gan.evaluate import evaluate
 
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-base-ablation-"))
@@ -63,7 +62,7 @@ def run(steps: int = 150, size: int = 64, seeds=(0, 1), crops: int = 96, test_cr
             pairs = load_pairs(tmp / "data", concept)
             for seed in seeds:
                 student, _ = finetune(str(bases_dir / name), pairs, tmp / name / f"{concept}-{seed}",
-                                      TrainConfig(steps=steps, batch_size=8, lr=2e-3, gan_weight=0, seed=seed), progress=False)
+                                      lora_train_config(steps=steps, seed=seed), progress=False)
                 runs[concept, seed] = evaluate(student, tmp / "data", [concept], "test")[concept]
                 print(f"[bases] {name} / {concept} / seed {seed}: {runs[concept, seed]['psnr']:.2f} dB", flush=True)
         per = {c: {k: statistics.mean(runs[c, s][k] for s in seeds) for k in ("psnr", "ssim")} for c in HELD_OUT}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from e2gan.io import atomic_save_figure
+
 
 def _plt():
     import matplotlib
@@ -35,8 +37,7 @@ def inference(r: dict, path: Path) -> None:
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=4, frameon=False)
     ax.grid(alpha=0.3, axis="x")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_save_figure(fig, path)
 
 
 def training_cost(r: dict, path: Path) -> None:
@@ -63,8 +64,7 @@ def training_cost(r: dict, path: Path) -> None:
         ax.grid(alpha=0.3, axis="x")
         ax.tick_params(axis="y", labelsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_save_figure(fig, path)
 
 
 def training_curves(r: dict, path: Path) -> None:
@@ -81,8 +81,7 @@ def training_curves(r: dict, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_save_figure(fig, path)
 
 
 def base_ablation(r: dict, path: Path) -> None:
@@ -105,5 +104,4 @@ def base_ablation(r: dict, path: Path) -> None:
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_save_figure(fig, path)

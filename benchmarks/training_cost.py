@@ -37,7 +37,7 @@ class QualityProbe:
 
 def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, size: int = 128, crops: int = 96,
         test_crops: int = 24) -> dict:
-    from e2gan.adapt import adapt, finetune
+    from e2gan.adapt import adapt, finetune, lora_train_config
     from e2gan.compare import ensure_data
     from e2gan.dataset import load_pairs
     from e2gan.engine import TrainConfig, train
@@ -79,7 +79,7 @@ def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, s
     full.save_pretrained(tmp / "full")
     row("full fine-tune of the base", full, secs, steps, 8, (tmp / "full" / "model.safetensors").stat().st_size, pr)
 
-    lcfg = TrainConfig(steps=steps, batch_size=8, lr=2e-3, gan_weight=0)
+    lcfg = lora_train_config(steps=steps)
     pr = probe(steps)
     lora, _ = finetune("zoo:classic-base", pairs, tmp / "lora", copy.deepcopy(lcfg), progress=False, callback=pr)
     row("E2GAN LoRA", lora, lora.meta["seconds"] - pr.spent, steps, 8, (tmp / "lora" / "adapter_model.safetensors").stat().st_size, pr)

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.training_cost import QualityProbe
-from e2gan.io import atomic_write_json, atomic_write_text
+from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
 from e2gan.stats import RULE, summarise
 
 
@@ -62,18 +62,14 @@ def _slug(s: str) -> str:
 def prepare(cfg: TransferConfig, out: Path) -> dict:
     """Teach every held-out concept on the held-out photos (test) and the chosen ones on training photos."""
     from e2gan.registry import create_teacher
-    from e2gan.samples import colour_photos, random_crops, split_photos
-    from e2gan.teach import teach
+    from e2gan.samples import teach_shipped_crops
 
     teacher = create_teacher("procedural")
     held = teacher.held_out()
     chosen = {"seen-primitives": held["seen-primitives"][: cfg.seen], "unseen-primitive": held["unseen-primitive"][: cfg.unseen]}
-    train_ph, test_ph = split_photos(colour_photos())
     data = out / "data"
-    teach("procedural", [c for g in held.values() for c in g], random_crops(test_ph, cfg.test_crops, cfg.size, 1000), data,
-          size=cfg.size, split="test", teacher_obj=teacher, progress=False)
-    teach("procedural", [c for g in chosen.values() for c in g], random_crops(train_ph, cfg.crops, cfg.size, 0), data,
-          size=cfg.size, split="train", teacher_obj=teacher, progress=False)
+    teach_shipped_crops("procedural", [c for g in held.values() for c in g], data, cfg.size, 0, cfg.test_crops, colour_only=True, teacher_obj=teacher)
+    teach_shipped_crops("procedural", [c for g in chosen.values() for c in g], data, cfg.size, cfg.crops, 0, colour_only=True, teacher_obj=teacher)
     return {"held_out": held, "chosen": chosen, "data": data}
 
 
@@ -225,8 +221,7 @@ def draw(runs: list[dict], alone: list[dict], path: Path) -> None:
     axes[0].set_ylabel("PSNR to the teacher, held-out photos (dB)")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_save_figure(fig, path)
 
 
 def main(argv=None):

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
+from e2gan.adapt_defaults import LORA_BATCH, LORA_LR, LORA_STEPS
 from e2gan.dataset import PairTensors
 from e2gan.engine import TrainConfig, train
 from e2gan.images import u8_to_unit
@@ -24,9 +25,6 @@ from e2gan.lora import (
 )
 from e2gan.metrics import psnr
 from e2gan.settings import parse_spec
-
-#: LoRA's training defaults, stated once (the CLI, the demo, compare and the benchmarks read them)
-LORA_STEPS, LORA_LR, LORA_BATCH = 300, 2e-3, 8
 
 
 def lora_train_config(**overrides) -> TrainConfig:

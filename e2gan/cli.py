@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from e2gan.adapt_defaults import LORA_BATCH, LORA_LR, LORA_STEPS
+
 
 def _settings(pairs: tuple[str, ...]) -> dict:
     """``--set key=value`` pairs -> dict (values parsed as JSON when they can be)."""
@@ -73,7 +75,9 @@ def plugins(as_json):
         pkg = f"{row['package']} {row['version']}" if row["package"] else "(registered in code)"
         click.echo(f"{row['name']}  [{pkg}]")
         for kind, names in sorted(row["registers"].items()):
-            click.echo(f"  {kind}: {', '.join(sorted(names))}")
+            for name in sorted(names):
+                desc = row["descriptions"].get(f"{kind}:{name}", "")
+                click.echo(f"  {kind:17s} {name:18s} {desc}")
 
 
 @cli.command()
@@ -177,16 +181,14 @@ def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, 
 
 def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> list[str]:
     from e2gan.concepts import choose_concepts
-    from e2gan.samples import colour_photos, random_crops, split_photos
-    from e2gan.teach import teach as run_teach
+    from e2gan.samples import teach_shipped_crops
 
     if not prompts:
         if not spec:
             _fail("with --teacher, pass --concepts (e.g. representative:count=16) or --prompt for each concept")
         prompts = choose_concepts(teacher, spec, seed)
     click.echo(f"{len(prompts)} base concepts ({spec or 'given'}): {'; '.join(prompts)}")
-    train_ph, _ = split_photos(colour_photos())
-    summary = run_teach(teacher, prompts, random_crops(train_ph, crops, size, seed), data, size=size, seed=seed, split="train")
+    summary, = teach_shipped_crops(teacher, prompts, data, size, crops, 0, seed, colour_only=teacher != "classic", progress=True)
     click.echo(summary.lines()[0])
     return prompts
 
@@ -205,7 +207,7 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> lis
 @click.option("--fraction", default=None, type=float, help="keep this fraction of the pairs")
 @click.option("--count", default=None, type=int, help="keep this many pairs")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
-@train_options(steps=300, batch_size=8, gan_weight=0.0, lr=2e-3)
+@train_options(steps=LORA_STEPS, batch_size=LORA_BATCH, gan_weight=0.0, lr=LORA_LR)
 def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
     from e2gan.adapt import LAYER_MODES, adapt
@@ -300,11 +302,9 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
     """Compare a student with the teacher on held-out pairs: PSNR, SSIM, LPIPS, FID, KID, CLIP score.
 
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
-    import torch
 
-    from e2gan.dataset import PairedDataset, PairTensors
     from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
-    from e2gan.grids import grid as make_grid
+    from e2gan.grids import concept_grid
     from e2gan.io import atomic_save_image, atomic_write_json
     from e2gan.student import Student
 
@@ -337,14 +337,7 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
     if report and not grid:  # the report shows a grid: keep it beside the report
         grid = str(Path(report).with_name(Path(report).stem + "-grid.png"))
     if grid:
-        ds = PairedDataset(data)
-        cols = {"source": [], "teacher": [], "student": []}
-        for p in per:
-            pairs = PairTensors.from_dataset(ds, ds.select(p, split or None)[:2])
-            cols["source"].append(pairs.sources)
-            cols["teacher"].append(pairs.targets)
-            cols["student"].append(student.predict(pairs.sources, p))
-        atomic_save_image(grid, make_grid({k: torch.cat(v) for k, v in cols.items()}))
+        atomic_save_image(grid, concept_grid({"student": student}, data, list(per), split or None, 2))
         click.echo(f"grid: {Path(grid).resolve()}")
     if out:
         atomic_write_json(out, result)
@@ -383,7 +376,12 @@ def export(model, prompt, out, size):
 @cli.command()
 @click.option("--kind", type=click.Choice(["searcher", "scorer", "selector"]), default="searcher", show_default=True)
 @click.option("--names", default=None, help="comma-separated strategies (default: every built-in one of that kind); settings as name:key=value")
-@click.option("--concepts", default=None, help="comma-separated held-out concepts of the classic teacher")
+@click.option("--concepts", default=None, help="comma-separated concepts (default: the classic teacher's held-out ones, or all in --data)")
+@click.option("--data", "datasets", multiple=True, type=click.Path(exists=True, file_okay=False),
+              help="your own taught data set(s) with train and test splits (repeatable); nothing is taught")
+@click.option("--teacher", default="classic", show_default=True, help="teacher to teach --concepts with (on --images, or the shipped photos)")
+@click.option("--images", default=None, type=click.Path(exists=True, file_okay=False), help="your photos for --teacher (every fifth is a test pair)")
+@click.option("--size", default=128, show_default=True, help="side of taught pairs")
 @click.option("--base", default="zoo:classic-base", show_default=True)
 @click.option("--steps", default=200, show_default=True, help="LoRA steps per run (same for every strategy)")
 @click.option("--fraction", "fractions", multiple=True, type=float, default=[0.2], show_default=True,
@@ -391,7 +389,7 @@ def export(model, prompt, out, size):
 @click.option("--seeds", default="0", show_default=True, help="comma-separated seeds")
 @click.option("--crops", default=96, show_default=True)
 @click.option("--out", default="results/compare", show_default=True, type=click.Path(file_okay=False))
-def compare(kind, names, concepts, base, steps, fractions, seeds, crops, out):
+def compare(kind, names, concepts, datasets, teacher, images, size, base, steps, fractions, seeds, crops, out):
     """Run several adaptation strategies on the same concepts and seeds; write a table and a plot.
 
     Finished runs are kept under OUT/runs: run it again after an interruption and it resumes."""
@@ -400,8 +398,12 @@ def compare(kind, names, concepts, base, steps, fractions, seeds, crops, out):
     names_list = None
     if names:
         names_list = [n.strip() for n in names.split(";" if ";" in names else ",") if n.strip()]
-    res = run_compare(kind, names_list, out, base, [c.strip() for c in concepts.split(",")] if concepts else None, steps,
-                      crops=crops, fractions=fractions, seeds=tuple(int(x) for x in seeds.split(",")))
+    try:
+        res = run_compare(kind, names_list, out, base, [c.strip() for c in concepts.split(";" if ";" in concepts else ",")] if concepts else None,
+                          steps, size=size, crops=crops, fractions=fractions, seeds=tuple(int(x) for x in seeds.split(",")),
+                          datasets=list(datasets) or None, teacher=teacher, images=images)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        _fail(str(exc))
     click.echo((Path(out) / "compare.md").read_text())
     click.echo(f"table: {Path(out).resolve() / 'compare.md'}  plot: {Path(out).resolve() / 'compare.png'}")
     del res

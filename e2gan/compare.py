@@ -11,12 +11,11 @@ from pathlib import Path
 
 import torch
 
-from e2gan.adapt import adapt
+from e2gan.adapt import adapt, lora_train_config
 from e2gan.dataset import PairedDataset, load_pairs
-from e2gan.engine import TrainConfig
 from e2gan.evaluate import evaluate
-from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.samples import random_crops, shipped_photos, split_photos
+from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
+from e2gan.samples import teach_shipped_crops
 from e2gan.teach import teach
 
 DEFAULTS = {
@@ -27,10 +26,8 @@ DEFAULTS = {
 CONCEPTS = ["oil painting", "winter", "vintage photo"]
 
 
-def ensure_data(data: Path, concepts, size: int, crops: int, test_crops: int, seed: int):
-    train_ph, test_ph = split_photos(shipped_photos())
-    teach("classic", concepts, random_crops(train_ph, crops, size, seed), data, size=size, seed=seed, split="train", progress=False)
-    teach("classic", concepts, random_crops(test_ph, test_crops, size, seed + 1000), data, size=size, seed=seed, split="test", progress=False)
+def ensure_data(data: Path, concepts, size: int, crops: int, test_crops: int, seed: int, teacher: str = "classic"):
+    teach_shipped_crops(teacher, concepts, data, size, crops, test_crops, seed, colour_only=teacher != "classic")
 
 
 def variants(kind: str, names: list[str], fractions) -> list[tuple[str, float | None]]:
@@ -51,10 +48,44 @@ def _digest(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+def concepts_with_test_pairs(datasets) -> dict[str, Path]:
+    """``{prompt: folder}`` for every prompt that has both train and test pairs in one of ``datasets``."""
+    found: dict[str, Path] = {}
+    for d in datasets:
+        ds = PairedDataset(d)
+        splits: dict[str, set] = {}
+        for r in ds.records:
+            splits.setdefault(r.prompt, set()).add(r.split)
+        for prompt, have in splits.items():
+            if {"train", "test"} <= have:
+                found.setdefault(prompt, Path(d))
+    return found
+
+
+def teach_folder(teacher: str, concepts, images, data, size: int, seed: int = 0, test_every: int = 5):
+    """Teach the user's photos: every ``test_every``-th image (sorted by path) becomes a test pair, the rest train."""
+    from e2gan.images import scan_images
+
+    good, skipped = scan_images(images)
+    if len(good) < 2:
+        raise ValueError(f"{images} has {len(good)} usable images; compare needs at least 2 (one to train on, one to test)")
+    for s in skipped:
+        print(f"[compare] skipped {s.path}: {s.reason}", flush=True)
+    sources = [(str(p), img) for p, img in good]
+    test = sources[::test_every] if len(sources) >= test_every else sources[-1:]
+    train = [s for s in sources if s not in test]
+    teach(teacher, concepts, train, data, size=size, seed=seed, split="train", progress=False)
+    teach(teacher, concepts, test, data, size=size, seed=seed, split="test", progress=False)
+
+
 def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classic-base", concepts=None, steps: int = 200,
                 size: int = 128, crops: int = 96, test_crops: int = 24, fraction: float = 0.2, seeds=(0,), data=None,
-                trial_steps: int = 40, fractions=None, runs=None) -> dict:
+                trial_steps: int = 40, fractions=None, runs=None, datasets=None, teacher: str = "classic", images=None) -> dict:
     """Every strategy on every concept and seed; a table, a JSON and a plot in ``out``.
+
+    Where the pairs come from: ``datasets`` (folders the user taught, with train and test splits), or
+    ``teacher`` + ``concepts`` taught on the user's ``images`` (every fifth one for testing), or by
+    default the teacher on crops of the shipped photos (``data`` keeps them).
 
     Each finished run is kept in ``runs`` (default ``out/runs``) under a key of everything that decides
     its result (base weights, data, strategy, steps, size, seed), so an interrupted compare resumes and
@@ -64,16 +95,31 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
 
     out = Path(out)
     names = names or DEFAULTS[kind]
-    concepts = concepts or CONCEPTS
     fractions = list(fractions or [fraction])
-    data = Path(data) if data else out / "data"
     runs = Path(runs) if runs else out / "runs"
-    ensure_data(data, concepts, size, crops, test_crops, seeds[0])
+    if datasets:  # the user's own taught data: nothing is taught here
+        folder_of = concepts_with_test_pairs(datasets)
+        concepts = concepts or sorted(folder_of)
+        missing = [c for c in concepts if c not in folder_of]
+        if missing:
+            raise ValueError(f"no data set among {[str(d) for d in datasets]} has train and test pairs of {missing[0]!r}; "
+                             f"they have {sorted(folder_of) or 'none'} (make test pairs with `e2gan teach --split test`)")
+    else:
+        if not concepts and teacher != "classic":
+            raise ValueError(f"pass the concepts of teacher {teacher!r} to compare on (`e2gan concepts --teacher {teacher}` lists them)")
+        concepts = concepts or CONCEPTS
+        data = Path(data) if data else out / "data"
+        if images:
+            teach_folder(teacher, concepts, images, data, size, seeds[0])
+        else:
+            ensure_data(data, concepts, size, crops, test_crops, seeds[0], teacher)
+        folder_of = {c: data for c in concepts}
     base_id = Student.from_pretrained(base).fingerprint()
-    ds = PairedDataset(data)
     todo = variants(kind, names, fractions)
     rows = []
     for concept in concepts:
+        data = folder_of[concept]
+        ds = PairedDataset(data)
         pairs = load_pairs(data, concept, "train")
         data_id = _digest(pairs.sources, pairs.targets, [r.key for r in ds.select(concept, "test")])
         for name, frac in todo:
@@ -85,7 +131,7 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
                     kw.update(scorer=name, layers="top-k", k=8)
                 else:
                     kw.update(select=name, fraction=frac)
-                cfg = TrainConfig(steps=steps, batch_size=8, lr=2e-3, gan_weight=0.0, seed=seed)
+                cfg = lora_train_config(steps=steps, seed=seed)
                 key = _digest(base_id, data_id, {"adapt": kw, "cfg": asdict(cfg), "trial_steps": trial_steps, "size": size, "concept": concept})
                 done = runs / f"{key}.json"
                 reused = done.exists()
@@ -99,7 +145,7 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
                     row = {"concept": concept, "strategy": label(name, frac), "fraction": frac, "seed": seed, "psnr": m["psnr"],
                            "ssim": m["ssim"], "trainable": info["trainable_parameters"], "data_used": info["data_used"],
                            "search_s": info["search_seconds"] + info["score_seconds"] + info["select_seconds"],
-                           "search_steps": info["search_steps"], "train_s": info["train_seconds"]}
+                           "search_steps": info["search_steps"], "train_s": info["train_seconds"], "budget": info.get("budget")}
                     atomic_write_json(done, row)
                 rows.append(row)
                 print(f"[compare] {concept} / {row['strategy']} / seed {seed}: {row['psnr']:.2f} dB, {row['trainable']} weights, "
@@ -109,6 +155,7 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
         rs = [r for r in rows if r["strategy"] == label(name, frac)]
         per_seed = [statistics.mean(r["psnr"] for r in rs if r["seed"] == s) for s in seeds]  # mean over concepts, per seed
         summary.append({"strategy": label(name, frac), "name": name, "fraction": frac, "psnr_min": min(per_seed), "psnr_max": max(per_seed),
+                        "budget": max((r.get("budget") or 0 for r in rs), default=0) or None,
                         **{k: statistics.mean(r[k] for r in rs) for k in ("psnr", "ssim", "trainable", "data_used", "search_s", "search_steps", "train_s")}})
     result = {"kind": kind, "base": base, "concepts": concepts, "steps": steps, "size": size, "seeds": list(seeds), "rows": rows, "summary": summary}
     atomic_write_json(out / "compare.json", result)
@@ -127,10 +174,12 @@ def markdown(result: dict) -> str:
     lines = [f"# e2gan compare: {result['kind']}s", "",
              f"Base `{result['base']}`; concepts {', '.join(result['concepts'])}; {result['steps']} LoRA steps at {result['size']} px; "
              f"seeds {seeds}. Quality: PSNR{spread} / SSIM to the teacher on held-out photos, mean over concepts and seeds.", "",
-             "| strategy | PSNR dB | SSIM | trainable weights | pairs used | search/score/select s | search steps | train s |",
+             "| strategy | PSNR dB | SSIM | trainable weights (budget) | pairs used | search/score/select s | search steps | train s |",
              "|---|---|---|---|---|---|---|---|"]
     for r in result["summary"]:
-        lines.append(f"| {r['strategy']} | {psnr_cell(r, seeds)} | {r['ssim']:.3f} | {r['trainable']:.0f} | {r['data_used']:.0f} | "
+        budget = r.get("budget")
+        weights = f"{r['trainable']:.0f}" + (f" ({budget:,}{', over' if r['trainable'] > budget else ''})" if budget else "")
+        lines.append(f"| {r['strategy']} | {psnr_cell(r, seeds)} | {r['ssim']:.3f} | {weights} | {r['data_used']:.0f} | "
                      f"{r['search_s']:.1f} | {r['search_steps']:.0f} | {r['train_s']:.1f} |")
     return "\n".join(lines) + "\n"
 
@@ -170,5 +219,4 @@ def plot(result: dict, path) -> None:
     ax.set_ylabel("PSNR to the teacher (dB)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    atomic_save_figure(fig, path)

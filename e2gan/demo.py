@@ -10,20 +10,18 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-
-from e2gan.adapt import finetune
+from e2gan.adapt import finetune, lora_train_config
+from e2gan.adapt_defaults import LORA_LR, LORA_STEPS
 from e2gan.dataset import PairedDataset, PairTensors, load_pairs
 from e2gan.engine import TrainConfig
 from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
-from e2gan.grids import grid
+from e2gan.grids import concept_grid, grid
 from e2gan.io import atomic_save_image, atomic_write_json
 from e2gan.lora import adapter_bytes
 from e2gan.lpips import lpips_model
 from e2gan.report import loss_curves, table, write_report
-from e2gan.samples import random_crops, shipped_photos, split_photos
+from e2gan.samples import teach_shipped_crops
 from e2gan.student import Student
-from e2gan.teach import teach
 from e2gan.train import train_base, train_scratch
 
 BASE_CONCEPTS = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
@@ -36,7 +34,7 @@ class DemoConfig:
     size: int = 128
     retrain_base: bool = False
     base: str = "zoo:classic-base"
-    lora_steps: int = 300
+    lora_steps: int = LORA_STEPS
     scratch_steps: int = 100
     base_steps: int = 1500
     crops: int = 96
@@ -44,7 +42,7 @@ class DemoConfig:
     fid: bool = True
     seed: int = 0
     rank: int = 4
-    lora_lr: float = 2e-3
+    lora_lr: float = LORA_LR
     base_concepts: list = field(default_factory=lambda: list(BASE_CONCEPTS))
     held_out: list = field(default_factory=lambda: list(HELD_OUT))
 
@@ -72,12 +70,9 @@ def run_demo(cfg: DemoConfig) -> Path:
     print(f"[demo] writing to {out.resolve()}", flush=True)
 
     with _timed(timings, "teach"):
-        train_ph, test_ph = split_photos(shipped_photos())
-        train_crops = random_crops(train_ph, cfg.crops, cfg.size, cfg.seed)
-        test_crops = random_crops(test_ph, cfg.test_crops, cfg.size, cfg.seed + 1000)
         train_concepts = cfg.held_out + (cfg.base_concepts if cfg.retrain_base else [])
-        s1 = teach("classic", train_concepts, train_crops, data, size=cfg.size, seed=cfg.seed, split="train")
-        s2 = teach("classic", cfg.base_concepts + cfg.held_out, test_crops, data, size=cfg.size, seed=cfg.seed, split="test")
+        s1, = teach_shipped_crops("classic", train_concepts, data, cfg.size, cfg.crops, 0, cfg.seed, progress=True)
+        s2, = teach_shipped_crops("classic", cfg.base_concepts + cfg.held_out, data, cfg.size, 0, cfg.test_crops, cfg.seed, progress=True)
         teach_lines = s1.lines() + s2.lines()
 
     base_log = None
@@ -102,7 +97,7 @@ def run_demo(cfg: DemoConfig) -> Path:
         slug = _slug(concept)
         pairs = load_pairs(data, concept, "train")
         test = PairTensors.from_dataset(ds, ds.select(concept, "test"))
-        lora_cfg = TrainConfig(steps=cfg.lora_steps, batch_size=8, lr=cfg.lora_lr, gan_weight=0.0, seed=cfg.seed, log_every=10)
+        lora_cfg = lora_train_config(steps=cfg.lora_steps, lr=cfg.lora_lr, seed=cfg.seed, log_every=10)
         with _timed(timings, f"{concept}: LoRA finetune"):
             lora, lora_log = finetune(base_ref, pairs, out / "adapters" / slug, lora_cfg, ranks=cfg.rank, meta={"teacher": "classic"})
         scratch_cfg = lora_cfg  # same lr, steps, batch and seed: only the starting point differs
@@ -133,13 +128,7 @@ def run_demo(cfg: DemoConfig) -> Path:
         loss_curves(curves[concept], out / f"curves-{slug}.png")
 
     base_grid = out / "grid-base.png"
-    cols = {"source": [], "teacher": [], "base": []}
-    for c in cfg.base_concepts:
-        t = PairTensors.from_dataset(ds, ds.select(c, "test")[:1])
-        cols["source"].append(t.sources)
-        cols["teacher"].append(t.targets)
-        cols["base"].append(base.predict(t.sources, c))
-    atomic_save_image(base_grid, grid({k: torch.cat(v) for k, v in cols.items()}))
+    atomic_save_image(base_grid, concept_grid({"base": base}, data, cfg.base_concepts, "test", 1))
 
     summary = {"config": asdict(cfg), "timings_s": timings, "base": {"ref": base_ref, "parameters": base_params, "per_concept": base_eval,
                "mean": mean_metrics(base_eval)}, "held_out": results, "teach": teach_lines,

@@ -23,3 +23,21 @@ def grid(columns: dict[str, torch.Tensor], rows: int | None = None, pad: int = 2
             arr = t[r].permute(1, 2, 0).cpu().numpy().astype(np.uint8)
             canvas.paste(Image.fromarray(arr), (x, label_h + pad + r * (h + pad)))
     return canvas
+
+
+def concept_grid(models: dict, data, prompts, split: str | None = "test", per_prompt: int = 1, rows: int | None = None) -> Image.Image:
+    """source | teacher | one column per model, ``per_prompt`` test pairs of each prompt (the demo's and
+    ``e2gan eval``'s grids). ``models`` maps a column label to a student."""
+    import torch
+
+    from e2gan.dataset import PairedDataset, PairTensors
+
+    ds = PairedDataset(data)
+    cols: dict[str, list] = {"source": [], "teacher": [], **{k: [] for k in models}}
+    for p in prompts:
+        pairs = PairTensors.from_dataset(ds, ds.select(p, split)[:per_prompt])
+        cols["source"].append(pairs.sources)
+        cols["teacher"].append(pairs.targets)
+        for label, student in models.items():
+            cols[label].append(student.predict(pairs.sources, p))
+    return grid({k: torch.cat(v) for k, v in cols.items()}, rows=rows)

@@ -22,6 +22,18 @@ hookspec = pluggy.HookspecMarker("e2gan")
 hookimpl = pluggy.HookimplMarker("e2gan")
 
 
+def lazy(module: str, attr: str, package: str | None = None, **defaults):
+    """A factory that imports ``module.attr`` on first call: listing plugins then imports no torch.
+    ``register("fisher", lazy(".scorers", "FisherScorer", __package__))``."""
+    import importlib
+
+    def build(**settings):
+        return getattr(importlib.import_module(module, package), attr)(**{**defaults, **settings})
+
+    build.__name__ = attr
+    return build
+
+
 @hookspec
 def register_backbones(register):
     """Generators. ``factory(**config)`` returns a ``torch.nn.Module`` with a dataclass ``config``

@@ -65,3 +65,15 @@ def write_training_log(folder, log: list[dict]) -> None:
     from e2gan.files import TRAINING_LOG
 
     atomic_write_text(Path(folder) / TRAINING_LOG, "".join(json.dumps(r) + "\n" for r in log))
+
+
+def atomic_save_figure(fig, path) -> None:
+    """Save a matplotlib figure atomically (PNG) and close it."""
+    import io as _io
+
+    import matplotlib.pyplot as plt
+
+    buf = _io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())

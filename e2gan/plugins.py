@@ -119,8 +119,10 @@ def plugin_summaries() -> list[dict]:
             "version": version,
             "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
             "registers": {},
+            "descriptions": {},
         }
     for kind in KINDS:
         for entry in entries(kind).values():
             by_plugin[entry.plugin]["registers"].setdefault(kind, []).append(entry.name)
+            by_plugin[entry.plugin]["descriptions"][f"{kind}:{entry.name}"] = entry.description
     return list(by_plugin.values())

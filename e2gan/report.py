@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-from e2gan.io import atomic_write_text
+from e2gan.io import atomic_save_figure, atomic_write_text
 
 
 def loss_curves(logs: dict[str, list[dict]], path, key: str = "l1") -> None:
@@ -25,10 +25,7 @@ def loss_curves(logs: dict[str, list[dict]], path, key: str = "l1") -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
+    atomic_save_figure(fig, path)
 
 
 def table(rows: list[dict], columns: list[str], fmt: dict | None = None) -> str:

@@ -85,3 +85,21 @@ def split_photos(photos: dict[str, Image.Image], held_out=HELD_OUT):
     train = {k: v for k, v in photos.items() if k not in held_out}
     test = {k: v for k, v in photos.items() if k in held_out}
     return train, test
+
+
+def teach_shipped_crops(teacher: str, concepts, data, size: int, crops: int, test_crops: int = 0, seed: int = 0,
+                        colour_only: bool = False, teacher_obj=None, progress: bool = False):
+    """Teach ``concepts`` on random crops of the shipped photos: ``crops`` of the training photos as the
+    train split, ``test_crops`` of the held-out photos as the test split (the offline default data).
+    ``colour_only`` keeps grey textures out (they teach colour concepts nothing). Resumable."""
+    from e2gan.teach import teach
+
+    train_ph, test_ph = split_photos(colour_photos() if colour_only else shipped_photos())
+    summaries = []
+    if crops:
+        summaries.append(teach(teacher, concepts, random_crops(train_ph, crops, size, seed), data, size=size, seed=seed, split="train",
+                               teacher_obj=teacher_obj, progress=progress))
+    if test_crops:
+        summaries.append(teach(teacher, concepts, random_crops(test_ph, test_crops, size, seed + 1000), data, size=size, seed=seed,
+                               split="test", teacher_obj=teacher_obj, progress=progress))
+    return summaries

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import warnings
 from pathlib import Path
 
 import torch
@@ -18,6 +19,46 @@ from e2gan.hub import resolve
 from e2gan.images import to_pil, to_tensor, u8_to_unit, unit_to_u8
 from e2gan.io import atomic_save_file, atomic_write_json
 from e2gan.registry import create_backbone, create_text_encoder
+
+
+def _major(version: str) -> int:
+    try:
+        return int(str(version).split(".")[0])
+    except ValueError:
+        return 0
+
+
+def read_config(path: Path) -> dict:
+    """A base's ``config.json``, with its version stamp checked: a newer major version warns."""
+    try:
+        cfg = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); restore it from where the model came from") from None
+    missing = [k for k in ("backbone", "config") if k not in cfg]
+    if missing:
+        raise ValueError(f"{path} lacks {missing[0]!r}: not an e2gan {CONFIG} (expected backbone, config, text_encoder, e2gan_version)")
+    wrote = cfg.get("e2gan_version")
+    if wrote and _major(wrote) > _major(__version__):
+        warnings.warn(f"{path} was written by e2gan {wrote}, a newer major version than this e2gan {__version__}: "
+                      "it may not load correctly; upgrade with `pip install -U e2gan`")
+    return cfg
+
+
+def build_backbone(cfg: dict, path: Path):
+    """The generator a config describes; unknown keys and bad values are named, with the version that wrote them."""
+    import re
+
+    wrote = cfg.get("e2gan_version", "an unknown version")
+    try:
+        return create_backbone(cfg["backbone"], **cfg["config"])
+    except TypeError as exc:
+        m = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
+        if m:
+            raise ValueError(f"{path}: config key {m.group(1)!r} is unknown to backbone {cfg['backbone']!r} in this e2gan {__version__} "
+                             f"(the file was written by e2gan {wrote}); upgrade e2gan, or remove the key if it is a mistake") from None
+        raise ValueError(f"{path}: a config value does not fit backbone {cfg['backbone']!r} ({exc}); check its type") from None
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
 
 
 class Student:
@@ -145,11 +186,8 @@ class Student:
         cfg_path = folder / CONFIG
         if not cfg_path.exists():
             raise FileNotFoundError(f"{folder} has no {CONFIG}: not an e2gan model folder (expected {CONFIG} + {WEIGHTS})")
-        cfg = json.loads(cfg_path.read_text())
-        try:
-            generator = create_backbone(cfg["backbone"], **cfg["config"])
-        except TypeError as exc:
-            raise ValueError(f"{cfg_path}: config does not fit backbone {cfg['backbone']!r} ({exc})") from exc
+        cfg = read_config(cfg_path)
+        generator = build_backbone(cfg, cfg_path)
         state = load_file(str(folder / WEIGHTS))
         missing, unexpected = generator.load_state_dict(state, strict=False)
         if missing or unexpected:

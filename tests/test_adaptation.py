@@ -91,3 +91,47 @@ def test_compare_selectors_curve_seeds_and_resume(tmp_path, base, capsys):
     assert "kept from an earlier run" in capsys.readouterr().out
     assert again["summary"][0]["psnr"] == res["summary"][2]["psnr"]
     assert not (tmp_path / "b" / "adapters").exists()
+
+
+class _Posterise:
+    """A third-party teacher: not one of e2gan's, registered for one test."""
+
+    settings = {"levels": 3}
+
+    def edit(self, images, prompt, seeds):
+        return [im.convert("RGB").point(lambda v: (v * 3 // 256) * 127) for im in images]
+
+
+def test_compare_on_a_third_party_teachers_data(tmp_path, base, register_plugin):
+    from click.testing import CliRunner
+
+    from e2gan import hookimpl
+    from e2gan.cli import cli
+    from e2gan.teach import teach
+    from tests.conftest import photo
+
+    class Plugin:
+        @hookimpl
+        def register_teachers(self, register):
+            register("posterise-3", _Posterise, description="three levels per channel")
+
+    register_plugin(Plugin(), "posterise-plugin")
+    data = tmp_path / "mine"
+    teach("posterise-3", ["posterise"], [(f"p{i}", photo(i, 40)) for i in range(8)], data, size=32, split="train", progress=False)
+    teach("posterise-3", ["posterise"], [(f"t{i}", photo(50 + i, 40)) for i in range(3)], data, size=32, split="test", progress=False)
+    res = CliRunner().invoke(cli, ["compare", "--kind", "searcher", "--names", "uniform:rank=1,random", "--data", str(data), "--base", str(base),
+                                   "--steps", "2", "--out", str(tmp_path / "c")])
+    assert res.exit_code == 0, res.output
+    assert "posterise" in res.output and "| random |" in (tmp_path / "c" / "compare.md").read_text()
+    # the same teacher on a folder of the user's photos: every fifth is a test pair
+    imgs = tmp_path / "photos"
+    imgs.mkdir()
+    for i in range(6):
+        photo(i, 40).save(imgs / f"{i}.png")
+    res = CliRunner().invoke(cli, ["compare", "--kind", "selector", "--names", "all", "--teacher", "posterise-3", "--concepts", "posterise",
+                                   "--images", str(imgs), "--size", "32", "--base", str(base), "--steps", "2", "--out", str(tmp_path / "d")])
+    assert res.exit_code == 0, res.output
+    rows = __import__("json").loads((tmp_path / "d" / "compare.json").read_text())["rows"]
+    assert rows[0]["data_used"] == 4  # 6 photos: 0 and 5 are test pairs
+    res = CliRunner().invoke(cli, ["compare", "--data", str(data), "--concepts", "nope", "--base", str(base), "--out", str(tmp_path / "e")])
+    assert res.exit_code == 2 and "has train and test pairs of 'nope'" in res.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -60,7 +61,8 @@ def test_installed_distribution_is_listed_and_teaches(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(site), "TQDM_DISABLE": "1"}
     e2gan = [sys.executable, "-m", "e2gan.cli"]
     listed = subprocess.run(e2gan + ["plugins"], env=env, capture_output=True, text=True, check=True).stdout
-    assert "mirror  [e2gan-mirror-teacher 0.3.1]" in listed and "teacher: mirror" in listed
+    assert "mirror  [e2gan-mirror-teacher 0.3.1]" in listed
+    assert re.search(r"teacher +mirror +flips the photo", listed)
     imgs = tmp_path / "imgs"
     imgs.mkdir()
     photo(1, 40).save(imgs / "a.png")
@@ -78,3 +80,32 @@ def test_installed_distribution_is_listed_and_teaches(tmp_path):
 
     assert np.array_equal(np.asarray(tgt_img), np.asarray(src_img.transpose(Image.FLIP_TOP_BOTTOM)))
     assert Path(out / rec["target"]).exists()
+
+
+PLUGIN_TEST = """
+from e2gan.testing import check_teacher
+from e2gan_mirror import Mirror
+
+def test_mirror_conforms():
+    check_teacher(Mirror, prompt="flip")
+"""
+
+
+def test_a_third_party_package_tests_itself_with_the_kit_and_does_not_break_our_guards(tmp_path):
+    """The three lines of docs/plugins.md, in the plugin's own test folder; our guards ignore its entry point."""
+    src = tmp_path / "dist"
+    (src / "e2gan_mirror").mkdir(parents=True)
+    (src / "pyproject.toml").write_text(textwrap.dedent(PYPROJECT))
+    (src / "e2gan_mirror" / "__init__.py").write_text(MODULE)
+    (src / "tests").mkdir()
+    (src / "tests" / "test_mirror.py").write_text(PLUGIN_TEST)
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(site), str(src)],
+                   check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(Path(__file__).resolve().parents[1])]), "TQDM_DISABLE": "1"}
+    pytest_cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    res = subprocess.run(pytest_cmd + [str(src / "tests")], env=env, capture_output=True, text=True, cwd=src)
+    assert res.returncode == 0 and "1 passed" in res.stdout, res.stdout[-2000:]
+    guards = str(Path(__file__).resolve().parent / "test_conformance.py")
+    res = subprocess.run(pytest_cmd + [guards, "-k", "every_hook or every_builtin"], env=env, capture_output=True, text=True)
+    assert res.returncode == 0 and "9 passed" in res.stdout, res.stdout[-2000:]

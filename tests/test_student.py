@@ -142,3 +142,43 @@ def test_zoo_base_loads_and_knows_its_concepts():
     s = Student.from_pretrained("zoo:classic-base")
     assert s.backbone == "e2gan" and "sepia" in s.meta["prompts"]
     assert e2gan.Student is Student  # the lazy top-level name is the real class
+
+
+def test_config_from_a_newer_major_version_warns_and_unknown_keys_are_named(tmp_path):
+    base = Student.create("e2gan-small", "hashed-words")
+    base.save_pretrained(tmp_path / "m")
+    cfg = json.loads((tmp_path / "m" / "config.json").read_text())
+    cfg["e2gan_version"] = "9.0.0"
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.warns(UserWarning, match="newer major version"):
+        Student.from_pretrained(tmp_path / "m")
+    cfg["config"]["wings"] = 2
+    (tmp_path / "m" / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(ValueError, match=r"config key 'wings' is unknown .* written by e2gan 9\.0\.0"), pytest.warns(UserWarning):
+        Student.from_pretrained(tmp_path / "m")
+
+
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+def test_plain_peft_gives_e2gans_pixels(tmp_path, padding):
+    """The adapter is plain peft: PeftModel.from_pretrained gives e2gan's outputs to 1e-5 on zero-padded bases
+    (the default); on reflect-padded ones (zoo:classic-base) after e2gan.lora.match_padding, and not before."""
+    from e2gan.adapt import finetune, lora_train_config
+    from e2gan.lora import match_padding
+    from e2gan.testing import tiny_pairs, tiny_student
+
+    tiny_student("e2gan-small", padding=padding).save_pretrained(tmp_path / "base")
+    ranks = {"down1.0": 2, "ds.0": 8, "head.2": 4, "transformer.cross_attn.to_q": 1, "film1.proj": 2}
+    finetune(str(tmp_path / "base"), tiny_pairs(8), tmp_path / "ad", lora_train_config(steps=10, lr=1e-2), targets=list(ranks), ranks=ranks,
+             progress=False)
+    ours = Student.from_pretrained(tmp_path / "ad")
+    base = Student.from_pretrained(tmp_path / "base")
+    plain = PeftModel.from_pretrained(base.generator, str(tmp_path / "ad")).eval()
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    e, m = base.embed(["warm tint"] * 2)
+    with torch.no_grad():
+        want = ours(x, "warm tint")
+        before = (plain(x, e, m) - want).abs().max().item()
+        match_padding(plain)
+        after = (plain(x, e, m) - want).abs().max().item()
+    assert after <= 1e-5
+    assert (before <= 1e-5) == (padding == "zeros"), before

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import random
 
-import torch
-
 from e2gan.hookspecs import hookimpl
 
 
@@ -20,6 +18,8 @@ class RepresentativeSelector:
         self.iters = iters
 
     def select(self, pool, count, seed=0, effects=None):
+        import torch
+
         count = min(count, len(pool))
         x = torch.as_tensor(effects(pool), dtype=torch.float64)
         x = (x - x.mean(0)) / x.std(0).clamp_min(1e-8)  # every probe pixel and statistic weighs the same
@@ -49,8 +49,10 @@ class SingleConceptSelector:
         return [random.Random(seed).choice(list(pool))]
 
 
-def k_medoids(x: torch.Tensor, k: int, seed: int = 0, iters: int = 100) -> list[int]:
-    """Indices of ``k`` medoids (k-means++ seeding, then alternate assignment and medoid update)."""
+def k_medoids(x, k: int, seed: int = 0, iters: int = 100) -> list[int]:
+    """Indices of ``k`` medoids of the rows of tensor ``x`` (k-means++ seeding, then alternate assignment and medoid update)."""
+    import torch
+
     n = len(x)
     d = torch.cdist(x, x)
     g = torch.Generator().manual_seed(seed)

@@ -18,11 +18,9 @@ def require_diffusers():
 
 
 def resolve_device(device: str) -> str:
-    import torch
+    from e2gan.engine import pick_device
 
-    if device != "auto":
-        return device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(pick_device(device))
 
 
 def resolve_dtype(dtype: str, device: str):
