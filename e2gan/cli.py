@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from e2gan.adapt_defaults import LORA_BATCH, LORA_LR, LORA_STEPS
+from e2gan.config import DemoConfig
 
 
 def _settings(pairs: tuple[str, ...]) -> dict:
@@ -21,33 +22,45 @@ def _settings(pairs: tuple[str, ...]) -> dict:
         raise click.BadParameter(str(exc), param_hint="--set") from None
 
 
-def train_options(steps=1000, batch_size=8, gan_weight=1.0, lr=2e-4):
-    def wrap(f):
-        opts = [
-            click.option("--steps", default=steps, show_default=True, help="optimisation steps"),
-            click.option("--batch-size", default=batch_size, show_default=True),
-            click.option("--lr", default=lr, show_default=True),
-            click.option("--lambda-l1", default=100.0, show_default=True, help="weight of L1 to the teacher's output"),
-            click.option("--gan-weight", default=gan_weight, show_default=True, help="weight of the adversarial loss (0: L1 only, no discriminator)"),
-            click.option("--size", default=None, type=int, help="resize pairs to this side (default: as stored)"),
-            click.option("--crop", default=None, type=int, help="random crop side during training"),
-            click.option("--seed", default=0, show_default=True),
-            click.option("--device", default="auto", show_default=True),
-            click.option("--max-minutes", default=None, type=float, help="wall-clock budget (the lr schedule follows it)"),
-        ]
-        for o in reversed(opts):
-            f = o(f)
-        return f
+def options_from(cls, only=None, defaults: dict | None = None):
+    """Click options generated from a config dataclass's fields and their ``help`` metadata (declared once)."""
+    import dataclasses
+
+    chosen = [f for f in dataclasses.fields(cls) if (only is None or f.name in only) and f.type in _TYPES]
+
+    def wrap(fn):
+        for f in reversed(chosen):
+            default = (defaults or {}).get(f.name, f.default)
+            flag = "--" + f.name.replace("_", "-")
+            typ = _TYPES[f.type]
+            if typ is bool:
+                fn = click.option(f"{flag}/--no-{flag[2:]}", default=default, show_default=True, help=f.metadata.get("help"))(fn)
+            else:
+                fn = click.option(flag, default=default, type=typ, show_default=default is not None, help=f.metadata.get("help"))(fn)
+        return fn
+
+    return wrap
+
+
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "int | None": int, "float | None": float, "str | None": str}
+
+
+def train_options(**defaults):
+    """The TrainConfig options every training command takes, plus --size and --max-minutes."""
+    from e2gan.config import TRAIN_CLI_FIELDS, TrainConfig
+
+    def wrap(fn):
+        fn = click.option("--max-minutes", default=None, type=float, help="wall-clock budget (the lr schedule follows it)")(fn)
+        fn = click.option("--size", default=None, type=int, help="resize pairs to this side (default: as stored)")(fn)
+        return options_from(TrainConfig, TRAIN_CLI_FIELDS, defaults)(fn)
 
     return wrap
 
 
 def _train_config(kw):
-    from e2gan.engine import TrainConfig
+    from e2gan.config import TRAIN_CLI_FIELDS, TrainConfig
 
-    return TrainConfig(steps=kw["steps"], batch_size=kw["batch_size"], lr=kw["lr"], lambda_l1=kw["lambda_l1"],
-                       gan_weight=kw["gan_weight"], crop=kw["crop"], seed=kw["seed"], device=kw["device"],
-                       max_seconds=None if kw["max_minutes"] is None else kw["max_minutes"] * 60)
+    return TrainConfig(**{k: kw[k] for k in TRAIN_CLI_FIELDS}, max_seconds=None if kw["max_minutes"] is None else kw["max_minutes"] * 60)
 
 
 def _fail(msg: str):
@@ -410,19 +423,10 @@ def compare(kind, names, concepts, datasets, teacher, images, size, base, steps,
 
 
 @cli.command()
-@click.option("--out", default="results", show_default=True, type=click.Path(file_okay=False))
-@click.option("--size", default=128, show_default=True, help="resolution of the demo's pairs")
-@click.option("--retrain-base", is_flag=True, help="train the base inside the demo instead of using the zoo's")
-@click.option("--base", default="zoo:classic-base", show_default=True)
-@click.option("--lora-steps", default=300, show_default=True)
-@click.option("--scratch-steps", default=100, show_default=True, help="steps for the pix2pix baseline")
-@click.option("--base-steps", default=1500, show_default=True, help="with --retrain-base")
-@click.option("--crops", default=96, show_default=True, help="training crops per concept")
-@click.option("--fid/--no-fid", default=True, show_default=True, help="FID when the Inception weights are installed")
-@click.option("--seed", default=0, show_default=True)
+@options_from(DemoConfig)
 def demo(**kw):
     """The whole pipeline offline on the classic teacher, ending in results/report.html."""
-    from e2gan.demo import DemoConfig, run_demo
+    from e2gan.demo import run_demo
 
     report = run_demo(DemoConfig(**kw))
     click.echo(f"report: {Path(report).resolve()}")

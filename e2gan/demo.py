@@ -7,11 +7,11 @@ baselines from scratch (pix2pix ResNet-9, and the same e2gan generator) -> metri
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 from e2gan.adapt import finetune, lora_train_config
-from e2gan.adapt_defaults import LORA_LR, LORA_STEPS
+from e2gan.config import DemoConfig  # noqa: F401  (re-exported: e2gan.demo.DemoConfig)
 from e2gan.dataset import PairedDataset, PairTensors, load_pairs
 from e2gan.engine import TrainConfig
 from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
@@ -23,28 +23,6 @@ from e2gan.report import loss_curves, table, write_report
 from e2gan.samples import teach_shipped_crops
 from e2gan.student import Student
 from e2gan.train import train_base, train_scratch
-
-BASE_CONCEPTS = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
-HELD_OUT = ["oil painting", "winter"]
-
-
-@dataclass
-class DemoConfig:
-    out: str = "results"
-    size: int = 128
-    retrain_base: bool = False
-    base: str = "zoo:classic-base"
-    lora_steps: int = LORA_STEPS
-    scratch_steps: int = 100
-    base_steps: int = 1500
-    crops: int = 96
-    test_crops: int = 32
-    fid: bool = True
-    seed: int = 0
-    rank: int = 4
-    lora_lr: float = LORA_LR
-    base_concepts: list = field(default_factory=lambda: list(BASE_CONCEPTS))
-    held_out: list = field(default_factory=lambda: list(HELD_OUT))
 
 
 def _slug(s: str) -> str:

@@ -9,35 +9,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from e2gan.config import TrainConfig  # noqa: F401  (re-exported: e2gan.engine.TrainConfig)
 from e2gan.dataset import PairTensors
 from e2gan.images import u8_to_unit
 from e2gan.registry import create_discriminator
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 1000
-    batch_size: int = 8
-    lr: float = 2e-4
-    beta1: float = 0.5
-    lambda_l1: float = 100.0
-    gan_weight: float = 1.0
-    decay_start: float = 0.5
-    crop: int | None = None
-    flip: bool = True
-    seed: int = 0
-    log_every: int = 10
-    discriminator: str = "patchgan"
-    disc_config: dict = field(default_factory=lambda: {"ndf": 32, "n_layers": 3})
-    device: str = "auto"
-    threads: int | None = None
-    max_seconds: float | None = None  # wall-clock budget: the lr schedule and the end follow the clock
 
 
 def pick_device(name: str = "auto") -> torch.device:

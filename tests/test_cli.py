@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +21,7 @@ def run(*args):
 def test_plugins_command_lists_versions_and_parts():
     res = run("plugins")
     assert res.exit_code == 0
-    assert "classic-teacher  [e2gan 0.1.0]" in res.output and "teacher: classic" in res.output
+    assert "classic-teacher  [e2gan 0.1.0]" in res.output and re.search(r"teacher +classic +14 OpenCV edits", res.output)
     rows = json.loads(run("plugins", "--json").output)
     assert any("backbone" in r["registers"] for r in rows)
 

@@ -1,0 +1,64 @@
+"""The options of training and of the demo, declared once as dataclasses with help text (peft's
+``field(metadata={"help": ...})``); the CLI generates its options from them (``e2gan.cli.options_from``).
+No torch here: ``e2gan --help`` stays quick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from e2gan.adapt_defaults import LORA_LR, LORA_STEPS
+
+
+def option(default, help: str, **kw):
+    """A dataclass field with CLI help."""
+    return field(default=default, metadata={"help": help}, **kw)
+
+
+@dataclass
+class TrainConfig:
+    """One training run of the engine (base, LoRA fine-tune, or from scratch)."""
+
+    steps: int = option(1000, "optimisation steps")
+    batch_size: int = option(8, "pairs per step")
+    lr: float = option(2e-4, "Adam learning rate (constant, then linear decay to 0)")
+    beta1: float = option(0.5, "Adam beta1 (pix2pix's 0.5)")
+    lambda_l1: float = option(100.0, "weight of L1 to the teacher's output")
+    gan_weight: float = option(1.0, "weight of the adversarial loss (0: L1 only, no discriminator)")
+    decay_start: float = option(0.5, "share of the steps (or of --max-minutes) after which the lr decays linearly to 0")
+    crop: int | None = option(None, "random crop side during training (default: whole pairs)")
+    flip: bool = option(True, "random horizontal flips")
+    seed: int = option(0, "seed of batches, crops, flips and of LoRA's initialisation")
+    log_every: int = option(10, "steps between loss-log rows")
+    discriminator: str = option("patchgan", "discriminator plugin")
+    disc_config: dict = field(default_factory=lambda: {"ndf": 32, "n_layers": 3}, metadata={"help": "discriminator settings"})
+    device: str = option("auto", "cpu, cuda, cuda:1, ... (auto: cuda when available)")
+    threads: int | None = option(None, "torch CPU threads (default: torch's)")
+    max_seconds: float | None = option(None, "wall-clock budget in seconds: the lr schedule and the end follow the clock")
+
+
+#: the TrainConfig fields the training commands expose (the rest keep their defaults)
+TRAIN_CLI_FIELDS = ("steps", "batch_size", "lr", "lambda_l1", "gan_weight", "crop", "seed", "device", "threads")
+
+BASE_CONCEPTS = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
+HELD_OUT = ["oil painting", "winter"]
+
+
+@dataclass
+class DemoConfig:
+    """``e2gan demo``: the whole pipeline offline on the classic teacher."""
+
+    out: str = option("results", "output folder (report.html, data, adapters, baselines)")
+    size: int = option(128, "resolution of the demo's pairs")
+    retrain_base: bool = option(False, "train the base inside the demo instead of using the zoo's")
+    base: str = option("zoo:classic-base", "base to adapt from")
+    lora_steps: int = option(LORA_STEPS, "LoRA steps per held-out concept (also the e2gan-from-scratch steps)")
+    scratch_steps: int = option(100, "steps for the pix2pix baseline")
+    base_steps: int = option(1500, "with --retrain-base")
+    crops: int = option(96, "training crops per concept")
+    test_crops: int = option(32, "test crops of the held-out photos per concept")
+    fid: bool = option(True, "FID when the Inception weights are installed")
+    seed: int = option(0, "seed of crops and training")
+    rank: int = option(4, "LoRA rank")
+    lora_lr: float = option(LORA_LR, "LoRA learning rate")
+    base_concepts: list = field(default_factory=lambda: list(BASE_CONCEPTS), metadata={"help": "the base's concepts (with --retrain-base)"})
+    held_out: list = field(default_factory=lambda: list(HELD_OUT), metadata={"help": "new concepts to adapt to"})
