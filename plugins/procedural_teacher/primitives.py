@@ -3,9 +3,11 @@ that appear in a prompt. A concept applies 2-3 primitives of different families 
 order below, so ``"warm, vignette"`` and ``"vignette, warm"`` are the same edit.
 
 Operations take and return float32 RGB arrays in [0, 1]. Spatial sizes are given for 256 px and
-scaled with the image (``_s``), so an edit looks the same at every resolution. Only the ``colour``
-and ``tone`` families (10 of 36) are per-pixel colour maps; the others depend on neighbourhoods,
-position or regions, as a diffusion editor's edits do.
+scaled with the image (``_s``), so an edit looks the same at every resolution. 14 of 36 are per-pixel
+colour maps (``PER_PIXEL``: the ``colour`` and ``tone`` families, ``posterized``, and the region edits that
+mask by brightness or hue alone); the other 22 depend on neighbourhoods, position or smoothed regions, as a
+diffusion editor's edits do. (Version 2 should smooth the three per-pixel region masks; version 1 is what
+``zoo/procedural-base`` was trained on.)
 """
 
 from __future__ import annotations
@@ -308,7 +310,8 @@ FAMILIES: dict[str, dict] = {
     "light": {"vignette": vignette, "spotlight": spotlight, "light from left": light_from_left,
               "sunset glow": sunset_glow, "ground fog": ground_fog},
 }
-PER_PIXEL_FAMILIES = ("colour", "tone")
+#: the primitives that are per-pixel colour maps (the output pixel depends on the input pixel alone)
+PER_PIXEL = (*FAMILIES["colour"], *FAMILIES["tone"], "posterized", "golden highlights", "blue shadows", "red accents")
 FAMILY_OF = {word: fam for fam, prims in FAMILIES.items() for word in prims}
 ORDER = [word for prims in FAMILIES.values() for word in prims]
 #: one primitive per family that no base ever sees: held-out concepts of the second kind use them
