@@ -316,7 +316,13 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
 
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
 
-    from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
+    from e2gan.evaluate import (
+        baselines,
+        evaluate,
+        mean_metrics,
+        sample_caveat,
+        skipped_metrics,
+    )
     from e2gan.grids import concept_grid
     from e2gan.io import atomic_save_image, atomic_write_json
     from e2gan.student import Student
@@ -339,12 +345,27 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
         _fail(str(exc))
     per = evaluate(student, data, prompts, split or None, fid=fid, clip=clip, lpips=lp)
     if not per:
-        _fail(f"no {split} pairs in {data} for {prompts or 'any prompt'}")
+        _fail(f"no {split} pairs in {data} for {prompts or 'any prompt'}; make them with "
+              f"`e2gan teach --split {split or 'test'} --out {data} --prompt ...` on photos the student never trained on")
+    base_ref = (student.meta.get("adapter") or {}).get("base")
+    base = Student.from_pretrained(base_ref) if base_ref else None
     result = {"model": str(model), "data": str(data), "split": split, "per_prompt": per, "mean": mean_metrics(per),
-              "skipped": skipped_metrics(fid, clip is not None, lpips)}
+              "skipped": skipped_metrics(fid, clip is not None, lpips),
+              "baselines": baselines(student, data, list(per), split or None, base)}
+    if fid:
+        result["caveat"] = sample_caveat(min(r["n"] for r in per.values()))
     for p, row in per.items():
         click.echo(f"{p:28s} " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()))
+        b = result["baselines"][p]
+        line = f"{'':28s} identity psnr={b['identity']['psnr']:.4g}"
+        if "base" in b:
+            line += f"  base without adapter psnr={b['base']['psnr']:.4g}"
+        g = b["gain_over_identity"]
+        line += f"  student gain over identity {g['mean']:+.2f} dB [{g['low']:+.2f}, {g['high']:+.2f}]"
+        click.echo(line + ("" if b["clearly_better"] else "  NOT clearly better than returning the input unchanged"))
     click.echo("mean".ljust(29) + "  ".join(f"{k}={v:.4g}" for k, v in result["mean"].items()))
+    if fid:
+        click.echo(result["caveat"])
     for k, why in result["skipped"].items():
         click.echo(f"{k}: {why}")
     if report and not grid:  # the report shows a grid: keep it beside the report

@@ -150,6 +150,9 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
                 rows.append(row)
                 print(f"[compare] {concept} / {row['strategy']} / seed {seed}: {row['psnr']:.2f} dB, {row['trainable']} weights, "
                       f"{row['data_used']} pairs" + (" (kept from an earlier run)" if reused else ""), flush=True)
+    from e2gan.evaluate import Identity
+
+    identity = {c: evaluate(Identity(), folder_of[c], [c], "test")[c] for c in concepts}
     summary = []
     for name, frac in todo:
         rs = [r for r in rows if r["strategy"] == label(name, frac)]
@@ -157,7 +160,9 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
         summary.append({"strategy": label(name, frac), "name": name, "fraction": frac, "psnr_min": min(per_seed), "psnr_max": max(per_seed),
                         "budget": max((r.get("budget") or 0 for r in rs), default=0) or None,
                         **{k: statistics.mean(r[k] for r in rs) for k in ("psnr", "ssim", "trainable", "data_used", "search_s", "search_steps", "train_s")}})
-    result = {"kind": kind, "base": base, "concepts": concepts, "steps": steps, "size": size, "seeds": list(seeds), "rows": rows, "summary": summary}
+    result = {"kind": kind, "base": base, "concepts": concepts, "steps": steps, "size": size, "seeds": list(seeds), "rows": rows, "summary": summary,
+              "identity": {"psnr": statistics.mean(v["psnr"] for v in identity.values()), "ssim": statistics.mean(v["ssim"] for v in identity.values()),
+                           "per_concept": identity}}
     atomic_write_json(out / "compare.json", result)
     atomic_write_text(out / "compare.md", markdown(result))
     plot(result, out / "compare.png")
@@ -176,6 +181,8 @@ def markdown(result: dict) -> str:
              f"seeds {seeds}. Quality: PSNR{spread} / SSIM to the teacher on held-out photos, mean over concepts and seeds.", "",
              "| strategy | PSNR dB | SSIM | trainable weights (budget) | pairs used | search/score/select s | search steps | train s |",
              "|---|---|---|---|---|---|---|---|"]
+    if result.get("identity"):
+        lines.append(f"| identity (source unchanged, no training) | {result['identity']['psnr']:.2f} | {result['identity']['ssim']:.3f} | 0 | 0 | 0 | 0 | 0 |")
     for r in result["summary"]:
         budget = r.get("budget")
         weights = f"{r['trainable']:.0f}" + (f" ({budget:,}{', over' if r['trainable'] > budget else ''})" if budget else "")

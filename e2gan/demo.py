@@ -14,7 +14,7 @@ from e2gan.adapt import finetune, lora_train_config
 from e2gan.config import DemoConfig  # noqa: F401  (re-exported: e2gan.demo.DemoConfig)
 from e2gan.dataset import PairedDataset, PairTensors, load_pairs
 from e2gan.engine import TrainConfig
-from e2gan.evaluate import evaluate, mean_metrics, skipped_metrics
+from e2gan.evaluate import IDENTITY, Identity, evaluate, mean_metrics, skipped_metrics
 from e2gan.grids import concept_grid, grid
 from e2gan.io import atomic_save_image, atomic_write_json
 from e2gan.lora import adapter_bytes
@@ -87,6 +87,7 @@ def run_demo(cfg: DemoConfig) -> Path:
         curves[concept] = {"LoRA (from base)": lora_log, "e2gan from scratch": small_log, "pix2pix from scratch": p2p_log}
 
         models = {
+            IDENTITY: (Identity(), 0, 0, None, 0),
             "base, no adapter": (base, base_params, 0, None, 0),
             "LoRA student": (lora, lora.meta["trainable_parameters"], adapter_bytes(out / "adapters" / slug), lora_log, timings[f"{concept}: LoRA finetune"]),
             "e2gan from scratch": (small, small.num_parameters(), (out / "scratch" / f"e2gan-{slug}" / "model.safetensors").stat().st_size, small_log, timings[f"{concept}: e2gan from scratch"]),
@@ -100,6 +101,7 @@ def run_demo(cfg: DemoConfig) -> Path:
                 cols[name] = preds[concept]
                 results.append({"concept": concept, "model": name, **m, "trainable": trainable, "stored bytes": stored,
                                 "train s": secs, "steps": log[-1]["step"] if log else 0})
+        cols.pop(IDENTITY)  # the grid's source column already shows it
         path = out / f"grid-{slug}.png"
         atomic_save_image(path, grid(cols, rows=6))
         grids.append((concept, path.name))

@@ -57,6 +57,48 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
     return out
 
 
+class Identity:
+    """The baseline that returns the source unchanged (it evaluates like a student)."""
+
+    def predict(self, sources_u8, prompts=None, batch: int = 8):
+        return sources_u8.clone()
+
+
+IDENTITY = "identity (source unchanged)"
+
+
+def baselines(student, data, prompts, split: str | None = "test", base=None) -> dict:
+    """Beside each student, what needs no training: the identity (the source returned unchanged) and, for an
+    adapter, its base without the adapter. ``{prompt: {"identity": {psnr, ssim}, "base": {...}, "gain": ...}}``,
+    where ``gain`` is the student's per-image PSNR gain over the identity with a bootstrap 95% interval and
+    ``clearly_better`` says whether the interval excludes 0. A near no-op edit can score well in PSNR: this says so."""
+    from e2gan.metrics import psnr
+    from e2gan.stats import summarise
+
+    ds = PairedDataset(data)
+    out = {}
+    for prompt in ([prompts] if isinstance(prompts, str) else prompts):
+        records = ds.select(prompt, split)
+        if not records:
+            continue
+        pairs = PairTensors.from_dataset(ds, records)
+        pred = student.predict(pairs.sources, prompt)
+        row = {"identity": paired_metrics(pairs.sources, pairs.targets)}
+        if base is not None:
+            row["base"] = paired_metrics(base.predict(pairs.sources, prompt), pairs.targets)
+        gain = summarise((psnr(pred, pairs.targets) - psnr(pairs.sources, pairs.targets)).tolist())
+        row["gain_over_identity"] = gain
+        row["clearly_better"] = gain["low"] > 0
+        out[prompt] = row
+    return out
+
+
+def sample_caveat(n: int) -> str:
+    """What FID and KID on ``n`` images can tell (they need hundreds to thousands of images)."""
+    return (f"FID and KID on n={n} images per concept are dominated by sample noise (they are meant for hundreds to "
+            "thousands): read them as a rough ranking, not a measurement")
+
+
 def skipped_metrics(fid: bool, clip: bool = False, lpips: bool = True) -> dict:
     """Metrics that could not be computed here, each with the reason: never a made-up number.
 
@@ -93,6 +135,22 @@ def report_section(result: dict, grid_name: str | None = None) -> tuple[str, str
              f"<code>{html.escape(result['data'])}</code> (split <code>{html.escape(result['split'] or 'all')}</code>).</p>")
     if result["skipped"]:
         body += "<ul class='note'>" + "".join(f"<li><code>{html.escape(k)}</code>: {html.escape(v)}</li>" for k, v in result["skipped"].items()) + "</ul>"
+    if result.get("baselines"):
+        brows = []
+        for p, b in result["baselines"].items():
+            brows.append({"prompt": p, "model": "identity (source unchanged)", **b["identity"]})
+            if "base" in b:
+                brows.append({"prompt": p, "model": "base, no adapter", **b["base"]})
+            brows.append({"prompt": p, "model": "student", "psnr": result["per_prompt"][p]["psnr"], "ssim": result["per_prompt"][p]["ssim"],
+                          "gain over identity (95% CI)": f"{b['gain_over_identity']['mean']:+.2f} [{b['gain_over_identity']['low']:+.2f}, "
+                                                         f"{b['gain_over_identity']['high']:+.2f}] dB"})
+        body += "<h3>Baselines</h3>" + table(brows, ["prompt", "model", "psnr", "ssim", "gain over identity (95% CI)"], {"psnr": ".2f", "ssim": ".3f"})
+        weak = [p for p, b in result["baselines"].items() if not b["clearly_better"]]
+        if weak:
+            body += (f"<p class='note'><b>Not clearly better than returning the input unchanged</b> on {', '.join(map(html.escape, weak))}: "
+                     "the 95% interval of the per-image PSNR gain includes 0.</p>")
+    if result.get("caveat"):
+        body += f"<p class='note'>{html.escape(result['caveat'])}</p>"
     if grid_name:
         body += f"<p>source | teacher | student</p><img src='{html.escape(grid_name)}'>"
     return "Student against teacher", body

@@ -68,3 +68,23 @@ def test_unknown_teacher_is_a_clear_error(tmp_path):
 def test_unknown_classic_prompt_lists_the_concepts(tmp_path):
     res = run("teach", "--prompt", "make it rain", "--crops", 1, "--size", 32, "--out", tmp_path / "d")
     assert res.exit_code == 2 and "choose one of" in res.output
+
+
+def test_eval_shows_identity_and_base_beside_the_student(tmp_path, tiny_data):
+    """A near no-op student is called out: its PSNR gain over returning the input has an interval."""
+    from e2gan.adapt import finetune, lora_train_config
+    from e2gan.dataset import load_pairs
+    from e2gan.engine import TrainConfig
+    from e2gan.train import train_base
+
+    train_base(load_pairs(tiny_data), tmp_path / "base", "e2gan-small", cfg=TrainConfig(steps=1, batch_size=2, gan_weight=0), progress=False)
+    finetune(str(tmp_path / "base"), load_pairs(tiny_data, "sepia"), tmp_path / "ad", lora_train_config(steps=1, lr=1e-6), progress=False)
+    res = CliRunner().invoke(cli, ["eval", "--model", str(tmp_path / "ad"), "--data", str(tiny_data), "--out", str(tmp_path / "m.json"),
+                                   "--report", str(tmp_path / "r.html")])
+    assert res.exit_code == 0, res.output
+    m = json.loads((tmp_path / "m.json").read_text())
+    b = m["baselines"]["sepia"]
+    # a barely trained residual student is (almost) the identity: not clearly better, and said so
+    assert abs(b["identity"]["psnr"] - m["per_prompt"]["sepia"]["psnr"]) < 0.5 and "base" in b
+    assert not b["clearly_better"] and "NOT clearly better than returning the input unchanged" in res.output
+    assert "Not clearly better than returning the input unchanged" in (tmp_path / "r.html").read_text()

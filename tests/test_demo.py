@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from e2gan.dataset import load_pairs
 from e2gan.demo import DemoConfig, run_demo
+from e2gan.metrics import psnr
 from tests.conftest import assert_picture
 
 
@@ -16,7 +20,11 @@ def test_demo_writes_the_report(tmp_path):
     assert "winter: source | teacher" in html and "grid-winter.png" in html
     assert_picture(tmp_path / "grid-winter.png", (2 + 6 * 34, 14 + 3 * 34 + 2))  # 6 columns, 3 test rows of 32 px
     results = json.loads((tmp_path / "results.json").read_text())
-    assert {r["model"] for r in results["held_out"]} == {"base, no adapter", "LoRA student", "e2gan from scratch", "pix2pix from scratch"}
+    assert {r["model"] for r in results["held_out"]} == {"identity (source unchanged)", "base, no adapter", "LoRA student", "e2gan from scratch",
+                                                         "pix2pix from scratch"}
+    identity = next(r for r in results["held_out"] if r["model"].startswith("identity"))
+    test = load_pairs(tmp_path / "data", "winter", "test")
+    assert identity["psnr"] == pytest.approx(float(psnr(test.sources, test.targets).mean()), abs=1e-4)
     # Metrics that cannot run are named in the report with the reason, never filled with a number.
     for name, why in results["skipped_metrics"].items():
         assert why.startswith("skipped:") and f"<code>{name}</code>" in html

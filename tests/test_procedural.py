@@ -10,11 +10,16 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from e2gan_plugins.procedural_teacher import ProceduralTeacher, held_out, parse
+from e2gan_plugins.procedural_teacher.primitives import (
+    FAMILIES,
+    FAMILY_OF,
+    PER_PIXEL,
+    UNSEEN,
+)
 
 import e2gan
 from e2gan.cli import cli
-from e2gan_plugins.procedural_teacher import ProceduralTeacher, held_out, parse
-from e2gan_plugins.procedural_teacher.primitives import FAMILIES, FAMILY_OF, PER_PIXEL, UNSEEN
 from tests.conftest import photo
 
 ROOT = Path(__file__).resolve().parents[1]
