@@ -31,7 +31,7 @@ TABLE = {
         "instruct-pix2pix": (lambda d: {"model": d["ip2p"], "steps": 2, "resolution": 32, "batch_size": 2}, {"prompt": "make it snow"}),
         "pix2pix-zero": (lambda d: {"model": d["p2pz"], "steps": 2, "resolution": 32, "cache_dir": d["cache"]}, {"prompt": "cat -> dog"}),
     },
-    "text_encoder": {"hashed-words": ({}, {}), "clip": (lambda d: {"model": d["clip"], "max_tokens": 16}, {})},
+    "text_encoder": {"hashed-words": ({}, {}), "minilm": ({"max_tokens": 12}, {}), "clip": (lambda d: {"model": d["clip"], "max_tokens": 16}, {})},
     "scorer": {"weight-delta": ({"steps": 3}, {}), "fisher": ({"batches": 2}, {}), "taylor": ({"batches": 2}, {}), "random": ({}, {})},
     "searcher": {"simple": ({"rounds": 1}, {}), "uniform": ({"rank": 4}, {"within_budget": False}), "random": ({}, {}),
                  "svd-energy": ({}, {}), "greedy": ({}, {})},

@@ -20,7 +20,7 @@ BUILTIN = {
     "discriminator": {"patchgan"},
     "teacher": {"classic", "procedural"},
     "concept_selector": {"representative", "random", "single"},
-    "text_encoder": {"hashed-words", "clip"},
+    "text_encoder": {"hashed-words", "clip", "minilm"},
 }
 
 
@@ -106,3 +106,18 @@ def test_every_entry_point_of_the_distribution_is_loaded():
     assert ours <= loaded, f"entry points not loaded: {sorted(ours - loaded)}"
     summaries = {row["name"]: row for row in plugin_summaries()}
     assert all(summaries[n]["package"] == "e2gan" and summaries[n]["registers"] for n in ours)
+
+
+def test_minilm_is_really_trained():
+    """Related prompts come out closer than unrelated ones with the trained sentence encoder."""
+    enc = e2gan.create_text_encoder("minilm")
+    related = [("add snow", "a snowy winter scene"), ("oil painting", "a painting in oils"), ("make it warmer", "warm colour grade")]
+    unrelated = [("add snow", "turn him into a zombie"), ("oil painting", "a snowy winter scene"), ("make it warmer", "a painting in oils")]
+
+    def cos(enc_fn, a, b):  # sentence() is L2-normalised: the dot product is the cosine
+        return float(enc_fn([a, b]).prod(0).sum())
+
+    near = [cos(enc.sentence, a, b) for a, b in related]
+    far = [cos(enc.sentence, a, b) for a, b in unrelated]
+    assert min(near) > max(far) + 0.2, (near, far)
+    assert enc.dim == 384 and enc.settings["model"].startswith("package:")
