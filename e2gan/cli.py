@@ -63,6 +63,15 @@ def _train_config(kw):
     return TrainConfig(**{k: kw[k] for k in TRAIN_CLI_FIELDS}, max_seconds=None if kw["max_minutes"] is None else kw["max_minutes"] * 60)
 
 
+def output_names(paths: list[Path], root: Path) -> list[Path]:
+    """One PNG per input, at the input's path relative to ``root``: ``a/img.png`` and ``b/img.png`` stay apart;
+    ``img.jpg`` beside ``img.png`` becomes ``img.jpg.png`` so that no two inputs share an output."""
+    rels = [p.relative_to(root) if p.is_relative_to(root) else Path(p.name) for p in paths]
+    plain = [r.with_suffix(".png") for r in rels]
+    clash = {n for n in plain if plain.count(n) > 1}
+    return [r.with_name(r.name + ".png") if n in clash else n for r, n in zip(rels, plain)]
+
+
 def _fail(msg: str):
     click.secho(f"error: {msg}", fg="red", err=True)
     sys.exit(2)
@@ -171,12 +180,15 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
 @click.option("--text-encoder", default="hashed-words", show_default=True)
 @click.option("--set", "config", multiple=True, help="backbone config key=value")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--overwrite", is_flag=True, help="replace a finished model already in --out")
 @train_options(steps=5000, batch_size=16)
-def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, config, out, **kw):
+def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, config, out, overwrite, **kw):
     """Train one text-conditioned base generator on several concepts at once."""
     from e2gan.dataset import PairTensors, load_pairs
+    from e2gan.outputs import prepare_out, remove_stale
     from e2gan.train import train_base as run
 
+    prepare_out(out, overwrite, sources=data)
     if teacher:
         if len(data) != 1:
             _fail("with --teacher, give one --data folder: the taught pairs go there")
@@ -189,6 +201,7 @@ def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, 
     pairs = PairTensors.concat([load_pairs(d, prompts or None, "train", kw["size"]) for d in data])
     click.echo(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
     run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config))
+    remove_stale(Path(out), "a base model")
     click.echo(f"base model: {Path(out).resolve()}")
 
 
@@ -220,12 +233,16 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> lis
 @click.option("--fraction", default=None, type=float, help="keep this fraction of the pairs")
 @click.option("--count", default=None, type=int, help="keep this many pairs")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--overwrite", is_flag=True, help="replace a finished adapter already in --out")
 @train_options(steps=LORA_STEPS, batch_size=LORA_BATCH, gan_weight=0.0, lr=LORA_LR)
-def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, **kw):
+def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, overwrite, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
     from e2gan.adapt import LAYER_MODES, adapt
     from e2gan.dataset import load_pairs
+    from e2gan.hub import resolve
+    from e2gan.outputs import prepare_out, remove_stale
 
+    prepare_out(out, overwrite, sources=[resolve(base), data])
     pairs = load_pairs(data, prompt, "train", kw["size"])
     if layers not in LAYER_MODES:  # explicit module names
         layers = [s.strip() for s in layers.split(",") if s.strip()]
@@ -236,6 +253,7 @@ def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, s
         _fail(str(exc))
     click.echo(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
                f"ranks: {sorted(set(info['ranks'].values()))}; search: {len(info['search_trials'])} trials, {info['search_seconds']} s")
+    remove_stale(Path(out), "an adapter")
     click.echo(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
     click.echo(f"adapter: {Path(out).resolve()}")
 
@@ -247,14 +265,18 @@ def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, s
 @click.option("--text-encoder", default="hashed-words", show_default=True, help="for text-conditioned backbones")
 @click.option("--set", "config", multiple=True, help="backbone config key=value")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--overwrite", is_flag=True, help="replace a finished model already in --out")
 @train_options(steps=1000, batch_size=4)
-def train(data, prompt, backbone, text_encoder, config, out, **kw):
+def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
     """Train a generator from scratch on one concept (the pix2pix baseline)."""
     from e2gan.dataset import load_pairs
+    from e2gan.outputs import prepare_out, remove_stale
     from e2gan.train import train_scratch
 
+    prepare_out(out, overwrite, sources=[data])
     pairs = load_pairs(data, prompt, "train", kw["size"])
     train_scratch(pairs, out, backbone, _train_config(kw), _settings(config), text_encoder=text_encoder)
+    remove_stale(Path(out), "a base model")
     click.echo(f"model: {Path(out).resolve()}")
 
 
@@ -289,13 +311,14 @@ def apply(model, base, prompt, inputs, out, size):
     for s in skipped:
         click.echo(f"skipped {s.path}: {s.reason}")
     out = Path(out)
-    for path, img in tqdm(items, desc="apply", unit="img"):
+    targets = output_names([Path(p) for p, _ in items], src if src.is_dir() else src.parent)
+    for (path, img), rel in tqdm(list(zip(items, targets)), desc="apply", unit="img"):
         if size:
             w, h = img.size
             k = size / min(w, h)
             img = img.resize((round(w * k), round(h * k)), Image.LANCZOS)
         edited = student.edit([img], prompt)[0]
-        atomic_save_image(out / (Path(path).stem + ".png"), edited)
+        atomic_save_image(out / rel, edited)
     click.echo(f"{len(items)} images edited with {prompt!r}: {out.resolve()}")
     sys.exit(1 if skipped else 0)
 
@@ -453,8 +476,45 @@ def demo(**kw):
     click.echo(f"report: {Path(report).resolve()}")
 
 
-def main():
-    cli()
+def _expected_errors() -> tuple:
+    """Errors with a message a user can act on: shown as one line, never as a traceback."""
+    import json as _json
+
+    from e2gan.outputs import LockedError
+    from e2gan.plugins import PluginError
+
+    errors = [ValueError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError, PluginError, LockedError, _json.JSONDecodeError]
+    try:
+        from safetensors import SafetensorError
+
+        errors.append(SafetensorError)
+    except ImportError:
+        pass
+    return tuple(errors)
+
+
+def main(argv=None):
+    """The ``e2gan`` entry point. ``--debug`` (anywhere) or ``E2GAN_DEBUG=1`` shows tracebacks of expected errors."""
+    import os
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = os.environ.get("E2GAN_DEBUG", "") not in ("", "0") or "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    try:
+        cli.main(args=args, prog_name="e2gan", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except _expected_errors() as exc:
+        if debug:
+            raise
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+        click.secho(f"error: {msg}", fg="red", err=True)
+        click.echo("(run with --debug or E2GAN_DEBUG=1 to see the traceback)", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

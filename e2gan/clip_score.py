@@ -13,7 +13,7 @@ class CLIPScorer:
             from transformers import CLIPModel, CLIPProcessor
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("CLIP score needs transformers: pip install 'e2gan[diffusers]'") from exc
-        self.model = CLIPModel.from_pretrained(model, revision=revision).eval().to(device)
+        self.model = CLIPModel.from_pretrained(model, revision=revision, use_safetensors=True).eval().to(device)
         self.processor = CLIPProcessor.from_pretrained(model, revision=revision)
         self.device = device
 

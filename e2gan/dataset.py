@@ -15,7 +15,7 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +46,29 @@ class PairRecord:
     size: list
     source_name: str = ""
     split: str = "train"
+    extra: dict = field(default_factory=dict)  # fields a newer e2gan wrote: kept, and written back unchanged
+
+
+_FIELDS = None
+
+
+def _record(obj: dict) -> PairRecord:
+    global _FIELDS
+    if _FIELDS is None:
+        from dataclasses import fields as dc_fields
+
+        _FIELDS = {f.name for f in dc_fields(PairRecord)} - {"extra"}
+    known = {k: v for k, v in obj.items() if k in _FIELDS}
+    return PairRecord(**known, extra={k: v for k, v in obj.items() if k not in _FIELDS})
 
 
 class PairedDataset:
-    """A folder of (source, teacher-edited) pairs; appendable, resumable, filterable by prompt."""
+    """A folder of (source, teacher-edited) pairs; appendable, resumable, filterable by prompt.
+
+    Opened to read (the default), it never writes: a torn last line (a killed writer) is skipped in memory
+    and duplicate keys are read once. Opened with ``create=True`` (``teach``, under the folder's lock), the
+    torn line is also cut from the file so that appends stay valid. Every record's paths must stay inside
+    the folder."""
 
     def __init__(self, root: str | Path, create: bool = False):
         self.root = Path(root)
@@ -59,24 +78,40 @@ class PairedDataset:
                 raise FileNotFoundError(f"{self.root} is not an e2gan data set (no {MANIFEST}); make one with `e2gan teach --out {self.root}`")
             self.root.mkdir(parents=True, exist_ok=True)
             self.manifest.touch()
-        self.records: list[PairRecord] = self._read()
+        self.records: list[PairRecord] = self._read(repair=create)
         self._keys = {r.key for r in self.records}
 
-    def _read(self) -> list[PairRecord]:
-        records = []
+    def _read(self, repair: bool = False) -> list[PairRecord]:
+        records, seen = [], set()
         lines = self.manifest.read_bytes().split(b"\n")
         for i, line in enumerate(lines):
             if not line.strip():
                 continue
             try:
-                records.append(PairRecord(**json.loads(line)))
-            except (json.JSONDecodeError, TypeError) as exc:
-                if i >= len(lines) - 2:  # a torn final line from a killed writer: drop it
-                    warnings.warn(f"{self.manifest}: dropped an incomplete last record (an interrupted run); it will be redone")
-                    self._truncate_to_valid(lines[:i])
+                rec = _record(json.loads(line))
+            except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+                if i >= len(lines) - 2:  # a torn final line from a killed writer
+                    warnings.warn(f"{self.manifest}: skipped an incomplete last record (an interrupted run); `e2gan teach` redoes it")
+                    if repair:
+                        self._truncate_to_valid(lines[:i])
                     break
-                raise ValueError(f"{self.manifest} line {i + 1} is not a valid record ({exc}); fix or delete that line") from exc
+                raise ValueError(f"{self.manifest} line {i + 1} is not a valid record ({exc}); fix or delete that line") from None
+            self._confine(rec, i + 1)
+            if rec.key not in seen:  # two writers or a copied manifest: read each pair once
+                seen.add(rec.key)
+                records.append(rec)
         return records
+
+    def _confine(self, rec: PairRecord, line: int) -> None:
+        root = self.root.resolve()
+        for what in ("source", "target"):
+            rel = getattr(rec, what)
+            if not rel:
+                continue
+            path = Path(rel)
+            if path.is_absolute() or not (root / path).resolve().is_relative_to(root):
+                raise ValueError(f"{self.manifest} line {line}: {what} {rel!r} points outside the data set folder; records may only "
+                                 "name files inside it (a tampered or hand-edited manifest?). Remove that line")
 
     def _truncate_to_valid(self, good_lines):
         from e2gan.io import atomic_write_bytes
@@ -127,8 +162,12 @@ class PairedDataset:
             raise ValueError(f"no pairs selected from {self.root}; its prompts are {self.prompts()}")
         srcs, tgts = [], []
         for r in records:
-            s = Image.open(self.root / r.source).convert("RGB")
-            t = Image.open(self.root / r.target).convert("RGB")
+            try:
+                s = Image.open(self.root / r.source).convert("RGB")
+                t = Image.open(self.root / r.target).convert("RGB")
+            except FileNotFoundError as exc:
+                raise ValueError(f"{self.manifest}: pair {r.key[:12]} names {exc.filename}, which is missing; rerun `e2gan teach` "
+                                 f"with the same settings to redo it, or remove its line") from None
             if size is not None and s.size != (size, size):
                 s, t = s.resize((size, size), Image.LANCZOS), t.resize((size, size), Image.LANCZOS)
             srcs.append(np.asarray(s))
@@ -175,7 +214,8 @@ def load_pairs(data: str | Path, prompts=None, split: str | None = "train", size
 
 
 def _manifest_line(record: PairRecord) -> bytes:
-    return (json.dumps(record.__dict__, sort_keys=True) + "\n").encode()
+    fields = {k: v for k, v in record.__dict__.items() if k != "extra"}
+    return (json.dumps({**record.extra, **fields}, sort_keys=True) + "\n").encode()
 
 
 PARTS = ".parts"

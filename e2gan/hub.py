@@ -5,6 +5,7 @@ safetensors and JSON are ever read: weights from users or the Hub are never unpi
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.md", "*.jsonl"]
@@ -19,7 +20,11 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Pat
     """Turn a model reference into a local folder (downloading from the Hub if needed)."""
     ref = str(name_or_path)
     if ref.startswith("zoo:"):
-        path = zoo_dir() / ref[4:]
+        name = ref[4:]
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name) or name in (".", ".."):
+            raise FileNotFoundError(f"{ref!r} is not a zoo name: zoo names are single words of letters, digits, '.', '_' and '-' "
+                                    f"(entries of {zoo_dir()}); for a folder pass its path")
+        path = zoo_dir() / name
         if not path.is_dir():
             have = sorted(p.name for p in zoo_dir().iterdir() if p.is_dir()) if zoo_dir().is_dir() else []
             raise FileNotFoundError(f"no zoo entry {ref!r} in {zoo_dir()}; available: {', '.join(have) or 'none'}")
@@ -31,6 +36,8 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Pat
         if not path.is_dir():
             raise NotADirectoryError(f"{path} is a file; pass the folder that holds config.json and model.safetensors")
         return path
+    if ref.startswith(("/", "./", "../", "~")) or os.sep in ref.rstrip("/").split("/", 1)[0]:
+        raise FileNotFoundError(f"no folder {path}: pass an existing model folder, zoo:NAME, or a Hub id org/name")
     repo = ref[len("hf-hub:"):] if ref.startswith("hf-hub:") else ref
     if repo.count("/") != 1:
         raise FileNotFoundError(f"{ref!r} is neither a folder, a zoo:NAME entry nor a Hub repo id (org/name)")

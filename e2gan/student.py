@@ -44,12 +44,61 @@ def read_config(path: Path) -> dict:
     return cfg
 
 
+#: config keys that would make a backbone fetch or unpickle weights: never honoured from a file on disk
+_FETCHING_KEYS = {"pretrained": False, "encoder_weights": None}
+
+
+def read_adapter_meta(folder: Path) -> dict:
+    """``e2gan_adapter.json`` of an adapter folder, with what loading it safely needs checked first."""
+    meta_path = folder / ADAPTER_META
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{meta_path} is not valid JSON ({exc})") from None
+    if not (folder / "adapter_model.safetensors").is_file():
+        raise FileNotFoundError(f"{folder} has no adapter_model.safetensors; e2gan refuses adapters in any other format "
+                                "(peft would fall back to adapter_model.bin, a pickle)")
+    if "base" not in meta:
+        raise ValueError(f"{meta_path} lacks 'base': which model the adapter was trained on")
+    if not meta.get("base_fingerprint"):
+        raise ValueError(f"{meta_path} has no base_fingerprint, so e2gan cannot check that {meta['base']!r} is the base it was "
+                         "trained on; refusing to load it unchecked (re-save it with e2gan finetune)")
+    return meta
+
+
+def _check_types(cfg: dict, path: Path, wrote: str):
+    """Each config value against the type of the backbone's default for that key."""
+    import dataclasses
+
+    defaults = {f.name: f.default for f in dataclasses.fields(create_backbone(cfg["backbone"]).config)}
+    for key, value in cfg["config"].items():
+        want = defaults.get(key, dataclasses.MISSING)
+        if want is dataclasses.MISSING or want is None or value is None:
+            continue
+        ok = isinstance(value, type(want)) or (isinstance(want, float) and isinstance(value, int) and not isinstance(value, bool))
+        if isinstance(want, int) and not isinstance(want, bool) and isinstance(value, bool):
+            ok = False
+        if not ok:
+            raise ValueError(f"{path}: config key {key!r} is {value!r} ({type(value).__name__}) but backbone {cfg['backbone']!r} needs "
+                             f"{type(want).__name__} (default {want!r}); fix the value (written by e2gan {wrote})")
+
+
 def build_backbone(cfg: dict, path: Path):
-    """The generator a config describes; unknown keys and bad values are named, with the version that wrote them."""
+    """The generator a config describes; unknown keys and bad values are named, with the version that wrote them.
+    Keys that would fetch or unpickle weights (a pretrained encoder) are switched off: the weights are in the folder."""
     import re
 
     wrote = cfg.get("e2gan_version", "an unknown version")
+    if not isinstance(cfg.get("config"), dict):
+        raise ValueError(f"{path}: 'config' must be an object of backbone settings")
+    enc = cfg["config"].get("encoder")
+    if isinstance(enc, str) and ":" in enc:
+        raise ValueError(f"{path}: encoder {enc!r} names a download source; configs read from disk never fetch weights: name a timm "
+                         "architecture (e.g. mobilenetv3_small_100)")
+    config = {**cfg["config"], **{k: v for k, v in _FETCHING_KEYS.items() if k in cfg["config"]}}
+    cfg = {**cfg, "config": config}
     try:
+        _check_types(cfg, path, wrote)
         return create_backbone(cfg["backbone"], **cfg["config"])
     except TypeError as exc:
         m = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
@@ -180,16 +229,30 @@ class Student:
         if (folder / ADAPTER_META).exists():
             from e2gan.lora import load_adapter
 
-            meta = json.loads((folder / ADAPTER_META).read_text())
-            student = cls.from_pretrained(base or meta["base"], revision=meta.get("base_revision"), device=device)
+            meta = read_adapter_meta(folder)
+            base_ref = base or meta["base"]
+            base_folder = resolve(base_ref, meta.get("base_revision"))
+            if base_folder.resolve() == folder.resolve():
+                raise ValueError(f"adapter {folder} names itself as its base ({meta['base']!r}); pass the base it was trained on with --base")
+            student = cls.from_pretrained(base_ref, revision=meta.get("base_revision"), device=device)
             return load_adapter(student, folder)
         cfg_path = folder / CONFIG
         if not cfg_path.exists():
             raise FileNotFoundError(f"{folder} has no {CONFIG}: not an e2gan model folder (expected {CONFIG} + {WEIGHTS})")
+        if not (folder / WEIGHTS).is_file():
+            raise FileNotFoundError(f"{folder} has no {WEIGHTS}; e2gan reads weights only as safetensors (never .bin/.pt pickles)")
         cfg = read_config(cfg_path)
         generator = build_backbone(cfg, cfg_path)
-        state = load_file(str(folder / WEIGHTS))
-        missing, unexpected = generator.load_state_dict(state, strict=False)
+        try:
+            state = load_file(str(folder / WEIGHTS))
+        except Exception as exc:  # safetensors' own error type: a truncated or corrupt file
+            raise ValueError(f"{folder / WEIGHTS} is not a valid safetensors file ({exc}); it may be truncated: copy or download it again") from None
+        try:
+            missing, unexpected = generator.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shapes that do not fit the config
+            first = next((line.strip() for line in str(exc).splitlines() if "size mismatch" in line), str(exc)[:200])
+            raise ValueError(f"{folder / WEIGHTS} does not match backbone {cfg['backbone']!r} as {cfg_path.name} configures it ({first}); "
+                             "the config and the weights come from different models") from None
         if missing or unexpected:
             raise ValueError(f"{folder / WEIGHTS} does not match backbone {cfg['backbone']!r}: missing {missing[:5]}, unexpected {unexpected[:5]}")
         encoder = None

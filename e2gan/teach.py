@@ -18,6 +18,7 @@ from e2gan.dataset import (
     part_folder,
 )
 from e2gan.images import Skipped, center_crop_resize, sha256_of_image
+from e2gan.outputs import folder_lock
 from e2gan.registry import create_teacher
 
 
@@ -79,45 +80,47 @@ def teach(
     if unknown:
         shown = ", ".join(known[:12]) + (f", ... ({len(known)} in all; `e2gan concepts --teacher {teacher}` lists them)" if len(known) > 12 else "")
         raise ValueError(f"teacher {teacher!r} has no concept {unknown[0]!r}; choose one of: {shown}")
-    data = PairedDataset(out, create=True)
-    data.remove_partial_files()
-    todo = []
-    for name, img in sources:
-        src = center_crop_resize(img, size) if img.size != (size, size) else img
-        sha = sha256_of_image(src)
-        for prompt in prompts:
-            s = pair_seed(sha, prompt, seed)
-            key = pair_key(sha, teacher, settings, prompt, s)
-            if key in data or (done is not None and key in done):
-                summary.already_done += 1
-                continue
-            todo.append((name, src, sha, prompt, s, key))
-    batch_size = max(1, int(getattr(editor, "batch_size", 1)))
-    bar = tqdm(total=len(todo), desc=f"teach[{teacher}]", unit="img", disable=not progress, dynamic_ncols=True)
-    by_prompt: dict[str, list] = {}
-    for item in todo:
-        by_prompt.setdefault(item[3], []).append(item)
-    for prompt, items in by_prompt.items():
-        for i in range(0, len(items), batch_size):
-            batch = items[i : i + batch_size]
-            results = _edit_isolating_failures(editor, batch, prompt, summary)
-            for item, edited in zip(batch, results):
-                if edited is None:
+    with folder_lock(out, "teaches into"):
+        data = PairedDataset(out, create=True)
+        data.remove_partial_files()
+        todo = []
+        for name, img in sources:
+            src = center_crop_resize(img, size) if img.size != (size, size) else img
+            sha = sha256_of_image(src)
+            for prompt in prompts:
+                s = pair_seed(sha, prompt, seed)
+                key = pair_key(sha, teacher, settings, prompt, s)
+                if key in data or (done is not None and key in done):
+                    summary.already_done += 1
                     continue
-                name, src, sha, _, s, key = item
-                if edited.size != src.size:
-                    edited = edited.resize(src.size, Image.LANCZOS)
-                rec = PairRecord(key=key, source="", target="", prompt=prompt, teacher=teacher, settings=settings, seed=s,
-                                 source_sha256=sha, size=list(src.size), source_name=str(name), split=split)
-                data.add(rec, src, edited.convert("RGB"))
-                summary.written += 1
-            bar.update(len(batch))
-            bar.set_postfix(prompt=prompt[:24], failed=len(summary.failed))
-    bar.close()
+                todo.append((name, src, sha, prompt, s, key))
+        batch_size = max(1, int(getattr(editor, "batch_size", 1)))
+        bar = tqdm(total=len(todo), desc=f"teach[{teacher}]", unit="img", disable=not progress, dynamic_ncols=True)
+        by_prompt: dict[str, list] = {}
+        for item in todo:
+            by_prompt.setdefault(item[3], []).append(item)
+        for prompt, items in by_prompt.items():
+            for i in range(0, len(items), batch_size):
+                batch = items[i : i + batch_size]
+                results = _edit_isolating_failures(editor, batch, prompt, summary)
+                for item, edited in zip(batch, results):
+                    if edited is None:
+                        continue
+                    name, src, sha, _, s, key = item
+                    if edited.size != src.size:
+                        edited = edited.resize(src.size, Image.LANCZOS)
+                    rec = PairRecord(key=key, source="", target="", prompt=prompt, teacher=teacher, settings=settings, seed=s,
+                                     source_sha256=sha, size=list(src.size), source_name=str(name), split=split)
+                    data.add(rec, src, edited.convert("RGB"))
+                    summary.written += 1
+                bar.update(len(batch))
+                bar.set_postfix(prompt=prompt[:24], failed=len(summary.failed))
+        bar.close()
     if world > 1:
         mark_part_done(final_out, rank, world)
         if rank == 0:
-            merge_parts(final_out, world)
+            with folder_lock(final_out, "teaches into"):
+                merge_parts(final_out, world)
     return summary
 
 

@@ -16,7 +16,8 @@ from .layers import ConvNormAct, TransformerBlock
 @dataclass
 class TimmUnetConfig:
     encoder: str = "mobilenetv3_small_100"
-    pretrained: bool = False
+    pretrained: bool = False  # refused: timm's download may unpickle .pth/.bin files; use encoder_weights
+    encoder_weights: str | None = None  # a .safetensors file of the encoder's weights (read only when given on the command line)
     decoder_channels: int = 32
     bottleneck_dim: int = 64
     text_dim: int = 64
@@ -36,7 +37,23 @@ class TimmUnet(nn.Module):
         import timm
 
         self.config = cfg = TimmUnetConfig(**config)
-        self.encoder = timm.create_model(cfg.encoder, features_only=True, pretrained=cfg.pretrained)
+        if cfg.pretrained:
+            raise ValueError("timm-unet: pretrained=True would let timm download and unpickle .pth/.bin weights; download the encoder's "
+                             "model.safetensors and pass --set encoder_weights=PATH.safetensors")
+        if ":" in cfg.encoder:
+            raise ValueError(f"timm-unet: encoder {cfg.encoder!r} names a download source; name a timm architecture and pass its "
+                             "weights as --set encoder_weights=PATH.safetensors")
+        self.encoder = timm.create_model(cfg.encoder, features_only=True, pretrained=False)
+        if cfg.encoder_weights:
+            from safetensors.torch import load_file
+
+            path = str(cfg.encoder_weights)
+            if not path.endswith(".safetensors"):
+                raise ValueError(f"timm-unet: encoder_weights must be a .safetensors file, got {path!r}")
+            state = load_file(path)
+            missing, unexpected = self.encoder.load_state_dict(state, strict=False)
+            if len(missing) == len(self.encoder.state_dict()):
+                raise ValueError(f"timm-unet: {path} holds no weight of encoder {cfg.encoder!r} (keys like {list(state)[:2]})")
         chans = self.encoder.feature_info.channels()
         self.reduction = self.encoder.feature_info.reduction()[-1]
         self.bottleneck_in = nn.Conv2d(chans[-1], cfg.bottleneck_dim, 1)

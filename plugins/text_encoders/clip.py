@@ -13,7 +13,7 @@ class CLIPTextEncoder:
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ImportError("the 'clip' text encoder needs transformers: pip install 'e2gan[diffusers]'") from exc
         self.tokenizer = CLIPTokenizer.from_pretrained(model, revision=revision)
-        self.model = CLIPTextModel.from_pretrained(model, revision=revision).eval().to(device)
+        self.model = CLIPTextModel.from_pretrained(model, revision=revision, use_safetensors=True).eval().to(device)
         self.model.requires_grad_(False)
         self.device = device
         self.max_tokens = min(max_tokens, self.tokenizer.model_max_length)
