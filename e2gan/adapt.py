@@ -198,7 +198,7 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
 def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, layers: str | list[str] = "paper", k: int = 8,
           threshold: float = 0.8, search: str = "uniform:rank=4", budget: int | None = None, budget_fraction: float = 0.6,
           select: str = "all", fraction: float | None = None, count: int | None = None, cfg: TrainConfig | None = None,
-          trial_steps: int = 60, seed: int = 0, progress: bool = True, callback=None):
+          trial_steps: int = 60, seed: int = 0, progress: bool = True, callback=None, revision: str | None = None):
     """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
 
     ``layers`` is a mode of :func:`select_layers` or an explicit list of module names.
@@ -210,7 +210,7 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     if layers in ("top-k", "cumulative") and not scorer:
         raise ValueError(f"layers={layers!r} ranks layers by importance: pass a scorer (e.g. fisher)")
     cfg = cfg or lora_train_config(seed=seed)
-    student = Student.from_pretrained(base_ref)
+    student = Student.from_pretrained(base_ref, revision=revision)
     info: dict = {"data_total": len(pairs)}
     t0 = time.perf_counter()
     n = len(pairs)
@@ -249,7 +249,8 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     info.update(searcher=search, budget=budget, ranks=ranks, search_trials=ctx.trials, search_seconds=round(time.perf_counter() - t2, 2),
                 search_steps=len(ctx.trials) * trial_steps + (40 if ctx._deltas is not None else 0))
     student, log = finetune(base_ref, pairs, out, cfg, targets=list(ranks), ranks=ranks, progress=progress, student=student, callback=callback,
-                            meta={"adapt": {k_: v for k_, v in info.items() if k_ != "scores"}, "layer_scores": scores})
+                            meta={"adapt": {k_: v for k_, v in info.items() if k_ != "scores"}, "layer_scores": scores,
+                                  **({"base_revision": revision} if revision else {})})
     info["train_seconds"] = student.meta["seconds"]
     info["trainable_parameters"] = student.meta["trainable_parameters"]
     return student, log, info

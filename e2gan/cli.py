@@ -95,6 +95,10 @@ def plugins(as_json):
         return
     for row in rows:
         pkg = f"{row['package']} {row['version']}" if row["package"] else "(registered in code)"
+        if row.get("broken"):
+            click.secho(f"{row['name']}  [{pkg}]  BROKEN: {row['broken']}", fg="red")
+            click.echo("  skipped; other commands work without it (E2GAN_LOAD_PLUGINS=<the others> silences the warning)")
+            continue
         click.echo(f"{row['name']}  [{pkg}]")
         for kind, names in sorted(row["registers"].items()):
             for name in sorted(names):
@@ -146,7 +150,7 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
 
     summary = TeachSummary()
     if images:
-        good, summary.bad_inputs = scan_images(images)
+        good, summary.bad_inputs = scan_images(images, exclude=out, decode=False)
         sources = [(str(p), img) for p, img in good]
         if not sources:
             click.echo("\n".join(summary.lines()))
@@ -235,20 +239,21 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> lis
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True, help="replace a finished adapter already in --out")
 @train_options(steps=LORA_STEPS, batch_size=LORA_BATCH, gan_weight=0.0, lr=LORA_LR)
-def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, overwrite, **kw):
+@click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --base; recorded in the adapter")
+def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, overwrite, revision, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
     from e2gan.adapt import LAYER_MODES, adapt
     from e2gan.dataset import load_pairs
     from e2gan.hub import resolve
     from e2gan.outputs import prepare_out, remove_stale
 
-    prepare_out(out, overwrite, sources=[resolve(base), data])
+    prepare_out(out, overwrite, sources=[resolve(base, revision), data])
     pairs = load_pairs(data, prompt, "train", kw["size"])
     if layers not in LAYER_MODES:  # explicit module names
         layers = [s.strip() for s in layers.split(",") if s.strip()]
     try:
         student, _, info = adapt(base, pairs, out, scorer=scorer, layers=layers, k=k, threshold=threshold, search=search, budget=budget,
-                                 select=select, fraction=fraction, count=count, cfg=_train_config(kw), seed=kw["seed"])
+                                 select=select, fraction=fraction, count=count, cfg=_train_config(kw), seed=kw["seed"], revision=revision)
     except (ValueError, KeyError) as exc:
         _fail(str(exc))
     click.echo(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
@@ -287,22 +292,23 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 @click.option("--input", "inputs", required=True, type=click.Path(exists=True), help="image or folder")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--size", default=None, type=int, help="resize the short side before editing")
-def apply(model, base, prompt, inputs, out, size):
+@click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
+def apply(model, base, prompt, inputs, out, size, revision):
     """Edit an image or a folder of images with a student."""
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from e2gan.images import BadImageError, load_image, scan_images
+    from e2gan.images import BadImageError, load_image, open_source, scan_images
     from e2gan.io import atomic_save_image
     from e2gan.student import Student
 
-    student = Student.from_pretrained(model, base=base)
+    student = Student.from_pretrained(model, revision=revision, base=base)
     prompt = prompt or student.meta.get("prompt")
     if not prompt:
         _fail(f"{model} is a multi-concept base: pass --prompt (its concepts: {', '.join(student.meta.get('prompts', []))})")
     src = Path(inputs)
     if src.is_dir():
-        items, skipped = scan_images(src)
+        items, skipped = scan_images(src, exclude=out, decode=False)
     else:
         try:
             items, skipped = [(src, load_image(src))], []
@@ -313,6 +319,7 @@ def apply(model, base, prompt, inputs, out, size):
     out = Path(out)
     targets = output_names([Path(p) for p, _ in items], src if src.is_dir() else src.parent)
     for (path, img), rel in tqdm(list(zip(items, targets)), desc="apply", unit="img"):
+        img = open_source(img)
         if size:
             w, h = img.size
             k = size / min(w, h)
@@ -334,7 +341,8 @@ def apply(model, base, prompt, inputs, out, size):
 @click.option("--grid", type=click.Path(dir_okay=False), help="write a source | teacher | student PNG grid here")
 @click.option("--out", type=click.Path(dir_okay=False), help="write the metrics JSON here")
 @click.option("--report", type=click.Path(dir_okay=False), help="write an HTML report (metrics table, skipped metrics, grid) here")
-def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, report):
+@click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
+def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, report, revision):
     """Compare a student with the teacher on held-out pairs: PSNR, SSIM, LPIPS, FID, KID, CLIP score.
 
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
@@ -350,7 +358,7 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
     from e2gan.io import atomic_save_image, atomic_write_json
     from e2gan.student import Student
 
-    student = Student.from_pretrained(model)
+    student = Student.from_pretrained(model, revision=revision)
     prompts = list(prompts) or ([student.meta["prompt"]] if isinstance(student.meta.get("prompt"), str) else None)
     clip = None
     if clip_model:
@@ -371,7 +379,7 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
         _fail(f"no {split} pairs in {data} for {prompts or 'any prompt'}; make them with "
               f"`e2gan teach --split {split or 'test'} --out {data} --prompt ...` on photos the student never trained on")
     base_ref = (student.meta.get("adapter") or {}).get("base")
-    base = Student.from_pretrained(base_ref) if base_ref else None
+    base = Student.from_pretrained(base_ref, revision=(student.meta.get("adapter") or {}).get("base_revision")) if base_ref else None
     result = {"model": str(model), "data": str(data), "split": split, "per_prompt": per, "mean": mean_metrics(per),
               "skipped": skipped_metrics(fid, clip is not None, lpips),
               "baselines": baselines(student, data, list(per), split or None, base)}
@@ -415,12 +423,13 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
 @click.option("--prompt", default=None, help="concept to bake in (default: the adapter's)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
 @click.option("--size", default=256, show_default=True, help="side of the example input (height and width stay dynamic)")
-def export(model, prompt, out, size):
+@click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
+def export(model, prompt, out, size, revision):
     """Export one concept to ONNX (adapter merged, prompt embedded) and check it against PyTorch."""
     from e2gan.export import check_onnx, export_onnx
     from e2gan.student import Student
 
-    student = Student.from_pretrained(model)
+    student = Student.from_pretrained(model, revision=revision)
     prompt = prompt or student.meta.get("prompt")
     if not isinstance(prompt, str):
         _fail(f"{model} holds several concepts: pass --prompt (one of {', '.join(student.meta.get('prompts', []))})")

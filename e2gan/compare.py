@@ -66,7 +66,7 @@ def teach_folder(teacher: str, concepts, images, data, size: int, seed: int = 0,
     """Teach the user's photos: every ``test_every``-th image (sorted by path) becomes a test pair, the rest train."""
     from e2gan.images import scan_images
 
-    good, skipped = scan_images(images)
+    good, skipped = scan_images(images, exclude=data, decode=False)
     if len(good) < 2:
         raise ValueError(f"{images} has {len(good)} usable images; compare needs at least 2 (one to train on, one to test)")
     for s in skipped:

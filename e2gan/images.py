@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_EXTENSIONS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 MIN_SIDE = 16
+DEFAULT_MAX_PIXELS = 150_000_000
 
 
 class BadImageError(ValueError):
@@ -43,42 +47,107 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def load_image(path: str | Path, min_side: int = MIN_SIDE) -> Image.Image:
-    """Open ``path`` as RGB or raise :class:`BadImageError` with the reason."""
+def max_pixels() -> int:
+    """The decoded-size limit (width x height): ``E2GAN_MAX_PIXELS``, default 150 million (a 12000x12500 photo)."""
+    raw = os.environ.get("E2GAN_MAX_PIXELS", "")
+    try:
+        return int(float(raw)) if raw else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise ValueError(f"E2GAN_MAX_PIXELS={raw!r} is not a number of pixels (e.g. 150000000)") from None
+
+
+def check_image(path: str | Path, min_side: int = MIN_SIDE, limit: int | None = None) -> tuple[int, int]:
+    """Read only the header of ``path``: its (width, height), or :class:`BadImageError` with the reason.
+    Nothing is decoded, so a 69-byte file that claims 100000x100000 pixels costs nothing."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in IMAGE_EXTENSIONS:
         raise BadImageError(f"not an image extension ({ext or 'none'}); use one of {', '.join(sorted(IMAGE_EXTENSIONS))}")
     if path.stat().st_size == 0:
         raise BadImageError("empty file (0 bytes)")
+    limit = limit or max_pixels()
     try:
         with Image.open(path) as img:
-            fmt = img.format
-            img.load()
-            img = to_rgb(img)
+            fmt, size = img.format, img.size
     except UnidentifiedImageError:
         raise BadImageError("not an image: the content is not a format PIL can read") from None
+    except Image.DecompressionBombError:
+        raise BadImageError(f"claims more pixels than PIL will decode (over {2 * Image.MAX_IMAGE_PIXELS:,})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise BadImageError(f"unreadable or truncated image ({exc})") from None
     if fmt and fmt != IMAGE_EXTENSIONS[ext] and not (fmt == "MPO" and ext in (".jpg", ".jpeg")):
         raise BadImageError(f"wrong extension: the content is {fmt} but the name ends in {ext}; rename the file")
-    if min(img.size) < min_side:
-        raise BadImageError(f"too small ({img.size[0]}x{img.size[1]}); need at least {min_side}x{min_side}")
-    return img
+    if size[0] * size[1] > limit:
+        raise BadImageError(f"{size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, over the limit of {limit:,} (E2GAN_MAX_PIXELS); "
+                            "downscale it, or raise the limit if the memory is there")
+    if min(size) < min_side:
+        raise BadImageError(f"too small ({size[0]}x{size[1]}); need at least {min_side}x{min_side}")
+    return size
 
 
-def scan_images(folder: str | Path, min_side: int = MIN_SIDE):
-    """Every file under ``folder`` (sorted): ``(good [(path, image)], skipped [Skipped])``."""
+def load_image(path: str | Path, min_side: int = MIN_SIDE) -> Image.Image:
+    """Open ``path`` as RGB (after :func:`check_image`) or raise :class:`BadImageError` with the reason."""
+    check_image(path, min_side)
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return to_rgb(img)
+    except Image.DecompressionBombError:
+        raise BadImageError("claims more pixels than PIL will decode") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise BadImageError(f"unreadable or truncated image ({exc})") from None
+
+
+def _special(path: Path) -> str | None:
+    """Why ``path`` is no regular file to read (a symlink loop, a FIFO, a device, a socket), or None."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if path.is_symlink():
+            return "a broken symbolic link"
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe), not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device, not a file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a file"
+    return None
+
+
+def scan_images(folder: str | Path, min_side: int = MIN_SIDE, exclude=None, decode: bool = True):
+    """Every file under ``folder`` (sorted): ``(good [(path, image)], skipped [Skipped])``.
+
+    Special files (symlink loops, FIFOs, devices) and files under ``exclude`` (a command's own output
+    folder) are skipped with the reason. ``decode=False`` checks headers only and gives ``(path, path)``:
+    callers then decode one image at a time (:func:`open_source`), so memory does not grow with the folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist or is not a folder")
+    skip_under = Path(exclude).resolve() if exclude else None
     good, skipped = [], []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for path in sorted(p for p in folder.rglob("*") if not p.name.startswith(".")):
+        why = _special(path)
+        if why is not None:
+            skipped.append(Skipped(str(path), why))
+            continue
+        if path.is_dir():
+            continue
+        if skip_under is not None and path.resolve().is_relative_to(skip_under):
+            skipped.append(Skipped(str(path), f"inside the output folder {exclude}: an earlier output, not a source"))
+            continue
         try:
-            good.append((path, load_image(path, min_side)))
+            good.append((path, load_image(path, min_side) if decode else (check_image(path, min_side) and path)))
         except BadImageError as exc:
             skipped.append(Skipped(str(path), str(exc)))
     return good, skipped
+
+
+def open_source(item):
+    """A source given as an image, or as a path that :func:`scan_images` checked: the RGB image."""
+    return item if isinstance(item, Image.Image) else load_image(item)
 
 
 def center_crop_resize(img: Image.Image, size: int) -> Image.Image:

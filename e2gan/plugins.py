@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -45,11 +46,19 @@ pm.add_hookspecs(hookspecs)
 _loaded = False
 
 
+#: entry-point name -> why it could not be loaded (shown by `e2gan plugins`; other commands go on without it)
+BROKEN: dict[str, str] = {}
+
+
 def _allowed() -> set[str] | None:
     raw = os.environ.get("E2GAN_LOAD_PLUGINS")
     if raw is None:
         return None
-    return {name.strip() for name in raw.split(",") if name.strip()}
+    names = {name.strip() for name in raw.split(",") if name.strip()}
+    if not names:
+        raise PluginError("E2GAN_LOAD_PLUGINS is set but names no plugin; unset it to load every plugin, or list the ones to load "
+                          "(e.g. E2GAN_LOAD_PLUGINS=backbones,classic-teacher)")
+    return names
 
 
 def load_plugins() -> pluggy.PluginManager:
@@ -66,9 +75,17 @@ def load_plugins() -> pluggy.PluginManager:
             continue
         try:
             module = ep.load()
-        except Exception as exc:  # a broken third-party plugin must say who it is
-            raise PluginError(f"could not load e2gan plugin {ep.name!r} ({ep.value}): {exc}") from exc
-        pm.register(module, name=ep.name)
+        except (Exception, SystemExit) as exc:  # a broken third-party plugin must not take every command down
+            why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, SystemExit) else f"it called sys.exit({exc.code!r}) at import"
+            BROKEN[ep.name] = why
+            warnings.warn(f"e2gan plugin {ep.name!r} ({ep.value}) failed to load and is skipped ({why}); "
+                          f"`e2gan plugins` lists it; load only the others with E2GAN_LOAD_PLUGINS=<names>", stacklevel=2)
+            continue
+        try:
+            pm.register(module, name=ep.name)
+        except ValueError as exc:
+            BROKEN[ep.name] = f"could not register: {exc}"
+            continue
     if allowed:
         missing = allowed - {name for name, _ in pm.list_name_plugin()}
         if missing:
@@ -79,7 +96,12 @@ def load_plugins() -> pluggy.PluginManager:
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"a plugin implements a hook that does not exist (misspelt?): {exc}") from exc
+        bad = getattr(exc, "plugin", None)
+        name = pm.get_name(bad) if bad is not None else None
+        if name is None:
+            raise PluginError(f"a plugin implements a hook that does not exist (misspelt?): {exc}") from exc
+        pm.unregister(name=name)
+        BROKEN[name] = f"implements a hook that does not exist (misspelt?): {exc}"
     return pm
 
 
@@ -125,4 +147,8 @@ def plugin_summaries() -> list[dict]:
         for entry in entries(kind).values():
             by_plugin[entry.plugin]["registers"].setdefault(kind, []).append(entry.name)
             by_plugin[entry.plugin]["descriptions"][f"{kind}:{entry.name}"] = entry.description
+    for name, why in BROKEN.items():
+        dist_name, version = dists.get(name, (None, None))
+        by_plugin[name] = {"name": name, "package": dist_name, "version": version, "hooks": [], "registers": {}, "descriptions": {},
+                           "broken": why}
     return list(by_plugin.values())

@@ -17,7 +17,13 @@ from e2gan.dataset import (
     pair_key,
     part_folder,
 )
-from e2gan.images import Skipped, center_crop_resize, sha256_of_image
+from e2gan.images import (
+    BadImageError,
+    Skipped,
+    center_crop_resize,
+    open_source,
+    sha256_of_image,
+)
 from e2gan.outputs import folder_lock
 from e2gan.registry import create_teacher
 
@@ -85,7 +91,13 @@ def teach(
         data.remove_partial_files()
         todo = []
         for name, img in sources:
+            try:
+                img = open_source(img)  # a path from scan_images(decode=False): decoded here, one at a time
+            except BadImageError as exc:
+                summary.bad_inputs.append(Skipped(str(name), str(exc)))
+                continue
             src = center_crop_resize(img, size) if img.size != (size, size) else img
+            del img
             sha = sha256_of_image(src)
             for prompt in prompts:
                 s = pair_seed(sha, prompt, seed)

@@ -109,3 +109,43 @@ def test_a_third_party_package_tests_itself_with_the_kit_and_does_not_break_our_
     guards = str(Path(__file__).resolve().parent / "test_conformance.py")
     res = subprocess.run(pytest_cmd + [guards, "-k", "every_hook or every_builtin"], env=env, capture_output=True, text=True)
     assert res.returncode == 0 and "9 passed" in res.stdout, res.stdout[-2000:]
+
+
+BROKEN_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=64"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "e2gan-broken-plugins"
+version = "0.0.1"
+
+[project.entry-points.e2gan]
+boom = "e2gan_boom"
+quitter = "e2gan_quitter"
+
+[tool.setuptools]
+packages = ["e2gan_boom", "e2gan_quitter"]
+"""
+
+
+def test_broken_third_party_plugins_are_listed_not_obeyed(tmp_path):
+    """One that raises at import and one that calls sys.exit: both reported, every other command still works."""
+    src = tmp_path / "dist"
+    for mod, body in (("e2gan_boom", "raise ImportError('needs libfoo 9')\n"), ("e2gan_quitter", "import sys\nsys.exit(3)\n")):
+        (src / mod).mkdir(parents=True)
+        (src / mod / "__init__.py").write_text(body)
+    (src / "pyproject.toml").write_text(textwrap.dedent(BROKEN_PYPROJECT))
+    site = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", "--target", str(site), str(src)],
+                   check=True, capture_output=True)
+    env = {**os.environ, "PYTHONPATH": str(site), "TQDM_DISABLE": "1"}
+    e2gan = [sys.executable, "-m", "e2gan.cli"]
+    res = subprocess.run(e2gan + ["plugins"], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "boom  [e2gan-broken-plugins 0.0.1]  BROKEN: ImportError: needs libfoo 9" in res.stdout
+    assert "quitter  [e2gan-broken-plugins 0.0.1]  BROKEN: it called sys.exit(3) at import" in res.stdout
+    res = subprocess.run(e2gan + ["concepts", "--teacher", "classic"], env=env, capture_output=True, text=True)
+    assert res.returncode == 0 and "oil painting" in res.stdout and "E2GAN_LOAD_PLUGINS" in res.stderr
+    res = subprocess.run(e2gan + ["concepts"], env={**env, "E2GAN_LOAD_PLUGINS": ""}, capture_output=True, text=True)
+    assert res.returncode == 2 and "names no plugin" in res.stderr and "Traceback" not in res.stderr

@@ -108,3 +108,17 @@ except FileNotFoundError as e:
     print("ERR", e)
 """)
     assert "ERR could not fetch 'e2gan-test/nope'" in out
+
+
+def test_revision_option_reaches_the_hub(hub, tmp_path):
+    from tests.conftest import photo
+
+    photo(3, 40).save(tmp_path / "p.png")
+    env = {**os.environ, "HF_ENDPOINT": hub["url"], "HF_HUB_OFFLINE": "0", "HF_HOME": str(hub["home"]), "HF_HUB_DISABLE_TELEMETRY": "1",
+           "TQDM_DISABLE": "1"}
+    cmd = [sys.executable, "-m", "e2gan.cli", "apply", "--model", "e2gan-test/tiny-sepia", "--input", str(tmp_path / "p.png"), "--out", str(tmp_path / "o")]
+    res = subprocess.run(cmd + ["--revision", "main"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert (tmp_path / "o" / "p.png").exists()
+    res = subprocess.run(cmd + ["--revision", "no-such-branch"], env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2 and "revision no-such-branch" in res.stderr and "Traceback" not in res.stderr

@@ -68,24 +68,24 @@ def test_two_plugins_with_one_name_is_an_error_naming_both(register_plugin):
         e2gan.list_teachers()
 
 
-def test_misspelt_hook_fails_at_load():
+def test_misspelt_hook_is_reported_and_skipped():
     code = textwrap.dedent(
         """
-        from e2gan.plugins import pm, load_plugins, PluginError
+        import warnings
+        from e2gan.plugins import pm, load_plugins, BROKEN
         from e2gan.hookspecs import hookimpl
         class Bad:
             @hookimpl
             def register_teacher(self, register):  # missing 's'
                 pass
         pm.register(Bad(), name="bad")
-        try:
-            load_plugins()
-        except PluginError as exc:
-            print("ERR", exc)
+        load_plugins()
+        import e2gan
+        print("BROKEN", BROKEN, e2gan.list_teachers("classic"))
         """
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "ERR" in out and "register_teacher" in out
+    assert "'bad'" in out and "register_teacher" in out and "['classic']" in out
 
 
 def test_load_plugins_env_restricts_what_loads():

@@ -305,3 +305,49 @@ def test_missing_pair_file_names_the_file_and_the_fix(tmp_path):
     next((tmp_path / "d" / "targets").glob("*.png")).unlink()
     with pytest.raises(ValueError, match="which is missing; rerun `e2gan teach`"):
         load_pairs(tmp_path / "d", "sepia")
+
+
+# -- 9. decompression bombs and memory ------------------------------------------------------------
+
+
+def png_header_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims a huge image (the decompression-bomb probe)."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
+
+
+def test_bombs_and_oversize_images_are_skipped_with_the_reason(tmp_path, monkeypatch):
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    (imgs / "bomb.png").write_bytes(png_header_claiming(100_000, 100_000))
+    photo(1, 64).save(imgs / "ok.png")
+    from PIL import Image
+
+    Image.new("RGB", (300, 200)).save(imgs / "big.png")
+    monkeypatch.setenv("E2GAN_MAX_PIXELS", "50000")  # settable: 300x200 = 60,000 is over it
+    code, out = run("teach", "--teacher", "classic", "--prompt", "sepia", "--images", imgs, "--size", "32", "--out", tmp_path / "d")
+    assert code == 1, out  # some inputs were unusable: said, and the rest taught
+    assert "bomb.png: claims more pixels than PIL will decode" in out
+    assert "big.png: 300x200 = 60,000 pixels, over the limit of 50,000 (E2GAN_MAX_PIXELS)" in out
+    assert "1 pairs written" in out and "Traceback" not in out
+
+
+def test_special_files_and_earlier_outputs_are_skipped(tmp_path):
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    photo(1, 64).save(imgs / "a.png")
+    os.symlink(imgs / "loop1", imgs / "loop2")
+    os.symlink(imgs / "loop2", imgs / "loop1")
+    os.mkfifo(imgs / "pipe.png")
+    code, out = run("teach", "--teacher", "classic", "--prompt", "sepia", "--images", imgs, "--size", "32", "--out", imgs / "data")
+    assert "loop1: a symbolic link loop" in out and "pipe.png: a FIFO (named pipe), not a file" in out
+    assert "1 pairs written" in out
+    # a second run over the same folder: the pairs written under imgs/data are not read back as sources
+    code, out = run("teach", "--teacher", "classic", "--prompt", "sepia", "--images", imgs, "--size", "32", "--out", imgs / "data")
+    assert "0 pairs written, 1 already present" in out
+    assert "inside the output folder" in out
