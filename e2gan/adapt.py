@@ -169,6 +169,14 @@ def image_features(student, pairs: PairTensors, kind: str = "auto") -> torch.Ten
     return torch.cat(feats)
 
 
+def pair_features(student, pairs: PairTensors) -> torch.Tensor:
+    """What a pair is: features of its source and of its target side by side (the edit, not only the photo)."""
+    from e2gan.dataset import PairTensors as _P
+
+    swapped = _P(pairs.targets, pairs.sources, pairs.prompts)
+    return torch.cat([image_features(student, pairs), image_features(student, swapped)], dim=1)
+
+
 def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = None, targets: list[str] | None = None,
              ranks: int | dict = 4, progress=True, meta: dict | None = None, student=None, callback=None):
     """LoRA on a frozen base for one new concept (the backbone's paper preset unless ``targets``);
@@ -219,7 +227,7 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     if sel_name != "all" and want < n:
         selector = create_selector(sel_name, **sel_settings)
         needs = getattr(selector, "needs_features", True)
-        feats = image_features(student, pairs) if needs else torch.zeros(len(pairs), 0)
+        feats = pair_features(student, pairs) if needs else torch.zeros(len(pairs), 0)
         idx = selector.select(feats, want, seed)
         pairs = pairs.subset(idx)
     info.update(selector=select, data_used=len(pairs), select_seconds=round(time.perf_counter() - t0, 2))

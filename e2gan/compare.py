@@ -16,6 +16,7 @@ from e2gan.dataset import PairedDataset, load_pairs
 from e2gan.evaluate import evaluate
 from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
 from e2gan.samples import teach_shipped_crops
+from e2gan.stats import summarise
 from e2gan.teach import teach
 
 DEFAULTS = {
@@ -160,7 +161,16 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
         summary.append({"strategy": label(name, frac), "name": name, "fraction": frac, "psnr_min": min(per_seed), "psnr_max": max(per_seed),
                         "budget": max((r.get("budget") or 0 for r in rs), default=0) or None,
                         **{k: statistics.mean(r[k] for r in rs) for k in ("psnr", "ssim", "trainable", "data_used", "search_s", "search_steps", "train_s")}})
-    result = {"kind": kind, "base": base, "concepts": concepts, "steps": steps, "size": size, "seeds": list(seeds), "rows": rows, "summary": summary,
+    ref = label(*todo[0])
+    by = {(r["strategy"], r["concept"], r["seed"]): r["psnr"] for r in rows}
+    for s in summary:
+        if s["strategy"] == ref:
+            continue
+        diffs = [by[(s["strategy"], c, sd)] - by[(ref, c, sd)] for c in concepts for sd in seeds
+                 if (s["strategy"], c, sd) in by and (ref, c, sd) in by]
+        if diffs:
+            s["vs_reference"] = summarise(diffs, threshold=0.0)
+    result = {"kind": kind, "base": base, "concepts": concepts, "reference": ref, "steps": steps, "size": size, "seeds": list(seeds), "rows": rows, "summary": summary,
               "identity": {"psnr": statistics.mean(v["psnr"] for v in identity.values()), "ssim": statistics.mean(v["ssim"] for v in identity.values()),
                            "per_concept": identity}}
     atomic_write_json(out / "compare.json", result)
@@ -179,14 +189,18 @@ def markdown(result: dict) -> str:
     lines = [f"# e2gan compare: {result['kind']}s", "",
              f"Base `{result['base']}`; concepts {', '.join(result['concepts'])}; {result['steps']} LoRA steps at {result['size']} px; "
              f"seeds {seeds}. Quality: PSNR{spread} / SSIM to the teacher on held-out photos, mean over concepts and seeds.", "",
-             "| strategy | PSNR dB | SSIM | trainable weights (budget) | pairs used | search/score/select s | search steps | train s |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"Paired differences: each strategy minus `{result.get('reference')}` on the same concept and seed, mean and bootstrap 95% "
+             "interval; 'holds' / 'fails' / 'inconclusive' by the rule of e2gan.stats (the claim: better than the reference).", "",
+             "| strategy | PSNR dB | Δ vs reference dB [95% CI] | verdict | SSIM | trainable weights (budget) | pairs used | search/score/select s | search steps | train s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     if result.get("identity"):
-        lines.append(f"| identity (source unchanged, no training) | {result['identity']['psnr']:.2f} | {result['identity']['ssim']:.3f} | 0 | 0 | 0 | 0 | 0 |")
+        lines.append(f"| identity (source unchanged, no training) | {result['identity']['psnr']:.2f} | | | {result['identity']['ssim']:.3f} | 0 | 0 | 0 | 0 | 0 |")
     for r in result["summary"]:
         budget = r.get("budget")
         weights = f"{r['trainable']:.0f}" + (f" ({budget:,}{', over' if r['trainable'] > budget else ''})" if budget else "")
-        lines.append(f"| {r['strategy']} | {psnr_cell(r, seeds)} | {r['ssim']:.3f} | {weights} | {r['data_used']:.0f} | "
+        v = r.get("vs_reference")
+        delta = f"{v['mean']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}] (n={v['n']})" if v else "reference"
+        lines.append(f"| {r['strategy']} | {psnr_cell(r, seeds)} | {delta} | {v['verdict'] if v else ''} | {r['ssim']:.3f} | {weights} | {r['data_used']:.0f} | "
                      f"{r['search_s']:.1f} | {r['search_steps']:.0f} | {r['train_s']:.1f} |")
     return "\n".join(lines) + "\n"
 

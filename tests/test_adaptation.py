@@ -83,6 +83,12 @@ def test_compare_selectors_curve_seeds_and_resume(tmp_path, base, capsys):
     for r in res["summary"]:
         assert r["psnr_min"] <= r["psnr"] <= r["psnr_max"]
     assert "| random 25% |" in (tmp_path / "a" / "compare.md").read_text()
+    # paired differences against the reference (the first strategy), per concept and seed
+    by = {(r["strategy"], r["seed"]): r["psnr"] for r in res["rows"]}
+    want = [by[("all", sd)] - by[("random 25%", sd)] for sd in (0, 1)]
+    v = res["summary"][2]["vs_reference"]
+    assert v["n"] == 2 and abs(v["mean"] - sum(want) / 2) < 1e-9 and v["low"] <= v["mean"] <= v["high"]
+    assert v["verdict"] in ("holds", "fails", "inconclusive") and "vs_reference" not in res["summary"][0]
     assert "min-max over seeds" in (tmp_path / "a" / "compare.md").read_text()
     assert_picture(tmp_path / "a" / "compare.png", (660, 440))
     capsys.readouterr()

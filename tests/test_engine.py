@@ -63,3 +63,13 @@ def test_evaluate_hands_back_outputs_and_reuses_teacher_features(tiny_data):
     assert torch.equal(outs["sepia"], student.predict(test.sources, "sepia"))
     again = ev.evaluate(student, tiny_data, ["sepia"], "test", fid="fid" in first["sepia"])
     assert again == first
+
+
+def test_stats_rule_decides_by_the_interval():
+    from e2gan.stats import bootstrap_ci, summarise, verdict
+
+    assert verdict(0.5, 2.0) == "holds" and verdict(-2.0, -0.1) == "fails" and verdict(-0.5, 0.5) == "inconclusive"
+    assert summarise([3.5, 4.0, 4.2, 3.8], threshold=3.0)["verdict"] == "holds"
+    assert summarise([-1.0, 2.0, 0.5, -0.8])["verdict"] == "inconclusive"
+    mean, low, high = bootstrap_ci([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and 1.0 <= low < 2.5 < high <= 4.0

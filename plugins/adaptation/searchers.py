@@ -28,11 +28,11 @@ class UniformSearcher:
 class RandomSearcher:
     """Random ranks (1..max_rank) drawn until the budget is used: the paper's "random" ablation."""
 
-    def __init__(self, max_rank: int = 8):
-        self.max_rank = max_rank
+    def __init__(self, max_rank: int = 8, draw: int = 0):
+        self.max_rank, self.draw = max_rank, draw  # draw: an independent random draw per value (random:draw=3)
 
     def search(self, ctx) -> dict[str, int]:
-        g = torch.Generator().manual_seed(ctx.seed)
+        g = torch.Generator().manual_seed(ctx.seed * 1000 + self.draw)
         ranks = {n: 1 for n in ctx.layers}
         order = torch.randperm(len(ctx.layers) * self.max_rank, generator=g).tolist()
         for i in order:

@@ -15,8 +15,11 @@ class AllSelector:
 class RandomSelector:
     needs_features = False  # skip computing image features it would ignore
 
+    def __init__(self, draw: int = 0):
+        self.draw = draw  # an independent random subset per value (random:draw=3)
+
     def select(self, features, count, seed: int = 0) -> list[int]:
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(seed * 1000 + self.draw)
         return sorted(torch.randperm(len(features), generator=g)[:count].tolist())
 
 
