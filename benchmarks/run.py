@@ -97,8 +97,23 @@ def render(out: Path) -> Path:
                      + "\n![data ablation](img/data.png)\n")
     if "teacher" in r:
         parts.append(teacher_overhead.markdown(r["teacher"]))
+    parts += separate_sections(out)
     atomic_write_text(out / "RESULTS.md", "\n".join(parts))
     return out / "RESULTS.md"
+
+
+#: benchmarks run by their own commands (hours, or their own processes), included in RESULTS.md when present
+SEPARATE = (("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"), ("memory.md", "", "python -m benchmarks.memory"))
+
+
+def separate_sections(out: Path) -> list[str]:
+    parts = []
+    for rel, prefix, command in SEPARATE:
+        path = out / rel
+        if path.exists():
+            text = path.read_text().replace("](transfer.png)", f"]({prefix}transfer.png)")
+            parts.append(text + f"\nRegenerate with `{command}`.\n")
+    return parts
 
 
 def parse(argv) -> tuple[BenchConfig, Path]:

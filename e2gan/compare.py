@@ -161,21 +161,28 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
         summary.append({"strategy": label(name, frac), "name": name, "fraction": frac, "psnr_min": min(per_seed), "psnr_max": max(per_seed),
                         "budget": max((r.get("budget") or 0 for r in rs), default=0) or None,
                         **{k: statistics.mean(r[k] for r in rs) for k in ("psnr", "ssim", "trainable", "data_used", "search_s", "search_steps", "train_s")}})
-    ref = label(*todo[0])
-    by = {(r["strategy"], r["concept"], r["seed"]): r["psnr"] for r in rows}
-    for s in summary:
-        if s["strategy"] == ref:
-            continue
-        diffs = [by[(s["strategy"], c, sd)] - by[(ref, c, sd)] for c in concepts for sd in seeds
-                 if (s["strategy"], c, sd) in by and (ref, c, sd) in by]
-        if diffs:
-            s["vs_reference"] = summarise(diffs, threshold=0.0)
-    result = {"kind": kind, "base": base, "concepts": concepts, "reference": ref, "steps": steps, "size": size, "seeds": list(seeds), "rows": rows, "summary": summary,
+    result = {"kind": kind, "base": base, "concepts": concepts, "steps": steps, "size": size, "seeds": list(seeds), "rows": rows, "summary": summary,
               "identity": {"psnr": statistics.mean(v["psnr"] for v in identity.values()), "ssim": statistics.mean(v["ssim"] for v in identity.values()),
                            "per_concept": identity}}
+    paired_vs_reference(result)
     atomic_write_json(out / "compare.json", result)
     atomic_write_text(out / "compare.md", markdown(result))
     plot(result, out / "compare.png")
+    return result
+
+
+def paired_vs_reference(result: dict) -> dict:
+    """Each strategy minus the first (the reference) on the same concept and seed: mean, bootstrap 95% interval
+    and verdict, stored in each summary row as ``vs_reference`` (computed from the rows, also for old results)."""
+    summary, rows = result["summary"], result["rows"]
+    if not summary:
+        return result
+    ref = result["reference"] = summary[0]["strategy"]
+    by = {(r["strategy"], r["concept"], r["seed"]): r["psnr"] for r in rows}
+    for s in summary[1:]:
+        diffs = [p - by[(ref, c, sd)] for (st, c, sd), p in by.items() if st == s["strategy"] and (ref, c, sd) in by]
+        if diffs:
+            s["vs_reference"] = summarise(diffs, threshold=0.0)
     return result
 
 
@@ -184,6 +191,7 @@ def psnr_cell(r: dict, seeds) -> str:
 
 
 def markdown(result: dict) -> str:
+    paired_vs_reference(result)
     seeds = result["seeds"]
     spread = " (min-max over seeds of the mean over concepts)" if len(seeds) > 1 else ""
     lines = [f"# e2gan compare: {result['kind']}s", "",
