@@ -34,7 +34,7 @@ def options_from(cls, only=None, defaults: dict | None = None):
             flag = "--" + f.name.replace("_", "-")
             typ = _TYPES[f.type]
             if typ is bool:
-                fn = click.option(f"{flag}/--no-{flag[2:]}", default=default, show_default=True, help=f.metadata.get("help"))(fn)
+                fn = click.option(f"{flag}/--no-{flag[2:]}", default=default, show_default=default is not None, help=f.metadata.get("help"))(fn)
             else:
                 fn = click.option(flag, default=default, type=typ, show_default=default is not None, help=f.metadata.get("help"))(fn)
         return fn
@@ -42,7 +42,7 @@ def options_from(cls, only=None, defaults: dict | None = None):
     return wrap
 
 
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "int | None": int, "float | None": float, "str | None": str}
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "int | None": int, "float | None": float, "str | None": str, "bool | None": bool}
 
 
 def train_options(**defaults):

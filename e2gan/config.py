@@ -48,9 +48,11 @@ class DemoConfig:
     """``e2gan demo``: the whole pipeline offline on the classic teacher."""
 
     out: str = option("results", "output folder (report.html, data, adapters, baselines)")
-    size: int = option(128, "resolution of the demo's pairs")
+    teacher: str = option("classic", "offline teacher: classic (14 unrelated OpenCV edits) or procedural (compositional concepts)")
+    size: int | None = option(None, "resolution of the demo's pairs (default: the teacher's preset, 128 classic / 64 procedural)")
     retrain_base: bool = option(False, "train the base inside the demo instead of using the zoo's")
-    base: str = option("zoo:classic-base", "base to adapt from")
+    base: str | None = option(None, "base to adapt from (default: the teacher's zoo base)")
+    equal_time: bool | None = option(None, "give e2gan-from-scratch the LoRA run's wall time instead of its steps (default: on for procedural)")
     lora_steps: int = option(LORA_STEPS, "LoRA steps per held-out concept (also the e2gan-from-scratch steps)")
     scratch_steps: int = option(100, "steps for the pix2pix baseline")
     base_steps: int = option(1500, "with --retrain-base")
@@ -60,5 +62,18 @@ class DemoConfig:
     seed: int = option(0, "seed of crops and training")
     rank: int = option(4, "LoRA rank")
     lora_lr: float = option(LORA_LR, "LoRA learning rate")
-    base_concepts: list = field(default_factory=lambda: list(BASE_CONCEPTS), metadata={"help": "the base's concepts (with --retrain-base)"})
-    held_out: list = field(default_factory=lambda: list(HELD_OUT), metadata={"help": "new concepts to adapt to"})
+    base_concepts: list | None = field(default=None, metadata={"help": "the base's concepts (default: the teacher's preset)"})
+    held_out: list | None = field(default=None, metadata={"help": "new concepts to adapt to (default: the teacher's preset)"})
+
+
+def demo_preset(teacher: str) -> dict:
+    """What the demo runs for each offline teacher, unless DemoConfig says otherwise."""
+    if teacher == "classic":
+        return {"base": "zoo:classic-base", "size": 128, "base_concepts": list(BASE_CONCEPTS), "held_out": list(HELD_OUT), "equal_time": False}
+    if teacher == "procedural":
+        from e2gan.registry import create_teacher
+
+        held = create_teacher("procedural").held_out()  # the first of each kind: a new combination, and an unseen primitive
+        return {"base": "zoo:procedural-base", "size": 64, "base_concepts": None, "equal_time": True,
+                "held_out": [held["seen-primitives"][0], held["unseen-primitive"][0]]}
+    raise ValueError(f"the demo runs the offline teachers 'classic' and 'procedural', not {teacher!r}")

@@ -6,6 +6,8 @@ baselines from scratch (pix2pix ResNet-9, and the same e2gan generator) -> metri
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -42,6 +44,14 @@ def _timed(timings, name):
 
 
 def run_demo(cfg: DemoConfig) -> Path:
+    from dataclasses import replace
+
+    from e2gan.config import demo_preset
+
+    preset = demo_preset(cfg.teacher)
+    cfg = replace(cfg, **{k: v for k, v in preset.items() if getattr(cfg, k) is None})
+    if cfg.base_concepts is None:  # the base knows what it was trained on
+        cfg = replace(cfg, base_concepts=list(Student.from_pretrained(cfg.base).meta.get("prompts", [])))
     out = Path(cfg.out)
     data = out / "data"
     timings: dict[str, float] = {}
@@ -49,8 +59,10 @@ def run_demo(cfg: DemoConfig) -> Path:
 
     with _timed(timings, "teach"):
         train_concepts = cfg.held_out + (cfg.base_concepts if cfg.retrain_base else [])
-        s1, = teach_shipped_crops("classic", train_concepts, data, cfg.size, cfg.crops, 0, cfg.seed, progress=True)
-        s2, = teach_shipped_crops("classic", cfg.base_concepts + cfg.held_out, data, cfg.size, 0, cfg.test_crops, cfg.seed, progress=True)
+        colour = cfg.teacher != "classic"
+        s1, = teach_shipped_crops(cfg.teacher, train_concepts, data, cfg.size, cfg.crops, 0, cfg.seed, colour_only=colour, progress=True)
+        s2, = teach_shipped_crops(cfg.teacher, cfg.base_concepts + cfg.held_out, data, cfg.size, 0, cfg.test_crops, cfg.seed,
+                                  colour_only=colour, progress=True)
         teach_lines = s1.lines() + s2.lines()
 
     base_log = None
@@ -77,10 +89,14 @@ def run_demo(cfg: DemoConfig) -> Path:
         test = PairTensors.from_dataset(ds, ds.select(concept, "test"))
         lora_cfg = lora_train_config(steps=cfg.lora_steps, lr=cfg.lora_lr, seed=cfg.seed, log_every=10)
         with _timed(timings, f"{concept}: LoRA finetune"):
-            lora, lora_log = finetune(base_ref, pairs, out / "adapters" / slug, lora_cfg, ranks=cfg.rank, meta={"teacher": "classic"})
+            lora, lora_log = finetune(base_ref, pairs, out / "adapters" / slug, lora_cfg, ranks=cfg.rank, meta={"teacher": cfg.teacher})
         scratch_cfg = lora_cfg  # same lr, steps, batch and seed: only the starting point differs
+        if cfg.equal_time:  # ... or the same wall time: as many steps as fit in LoRA's training time
+            scratch_cfg = replace(lora_cfg, steps=100 * cfg.lora_steps, max_seconds=lora.meta["seconds"])
+        base_gen = base.generator
         with _timed(timings, f"{concept}: e2gan from scratch"):
-            small, small_log = train_scratch(pairs, out / "scratch" / f"e2gan-{slug}", "e2gan", scratch_cfg)
+            small, small_log = train_scratch(pairs, out / "scratch" / f"e2gan-{slug}", base.backbone, scratch_cfg,
+                                             dataclasses.asdict(base_gen.config), text_encoder=base.text_encoder_name)
         p2p_cfg = TrainConfig(steps=cfg.scratch_steps, batch_size=4, gan_weight=1.0, seed=cfg.seed, log_every=5)
         with _timed(timings, f"{concept}: pix2pix from scratch"):
             p2p, p2p_log = train_scratch(pairs, out / "scratch" / f"pix2pix-{slug}", "pix2pix-resnet9", p2p_cfg)
@@ -123,10 +139,21 @@ def _write(out: Path, cfg: DemoConfig, summary: dict, grids, base_grid, base_log
     cols = ["concept", "model", "psnr", "ssim", *extra, "trainable", "stored bytes", "steps", "train s"]
     skipped = "".join(f"<li><code>{k}</code>: {why}</li>" for k, why in summary.get("skipped_metrics", {}).items())
     sections = []
-    intro = (f"<p>Teacher: <code>classic</code> (OpenCV edits, offline). Resolution {cfg.size} px. Base: <code>{summary['base']['ref']}</code> "
-             f"({summary['base']['parameters']:,} parameters), concepts {', '.join(cfg.base_concepts)}. Held-out concepts (never seen by the base): "
+    what = {"classic": "14 unrelated OpenCV edits", "procedural": "concepts composed of 2-3 primitive edits, prompted by their words"}
+    shown = ", ".join(cfg.base_concepts[:10]) + (f", ... ({len(cfg.base_concepts)} in all)" if len(cfg.base_concepts) > 10 else "")
+    lora_vs = []
+    for concept in cfg.held_out:
+        rs = {r["model"]: r for r in results if r["concept"] == concept}
+        lora, small = rs["LoRA student"], rs["e2gan from scratch"]
+        lora_vs.append(f"{html.escape(concept)}: LoRA {lora['psnr']:.2f} dB in {lora['train s']:.0f} s, from scratch {small['psnr']:.2f} dB in "
+                       f"{small['train s']:.0f} s ({small['steps']} steps)")
+    equal = "the same wall time" if cfg.equal_time else "the same steps"
+    intro = (f"<p>Teacher: <code>{cfg.teacher}</code> ({what.get(cfg.teacher, 'a plugin')}, offline). Resolution {cfg.size} px. "
+             f"Base: <code>{summary['base']['ref']}</code> "
+             f"({summary['base']['parameters']:,} parameters), concepts {html.escape(shown)}. Held-out concepts (never seen by the base): "
              f"{', '.join(cfg.held_out)}. Test pairs come from photos that no training crop uses. Metrics compare each model's output with "
-             f"the teacher's on those pairs.</p><p class='note'>Teach: {'; '.join(summary['teach'][:2])}</p>")
+             f"the teacher's on those pairs.</p><p><b>LoRA from the base against the same generator from scratch, given {equal}:</b> "
+             f"{'; '.join(lora_vs)}.</p><p class='note'>Teach: {'; '.join(summary['teach'][:2])}</p>")
     sections.append(("What ran", intro))
     sections.append(("Held-out concepts: students against the teacher", table(results, cols, {"psnr": ".2f", "ssim": ".3f", "lpips": ".3f", "fid": ".1f", "kid": ".4f"})
                      + "<p class='note'>FID and KID on so few images are dominated by sample noise: read them as a rough ranking only.</p>"

@@ -28,3 +28,21 @@ def test_demo_writes_the_report(tmp_path):
     # Metrics that cannot run are named in the report with the reason, never filled with a number.
     for name, why in results["skipped_metrics"].items():
         assert why.startswith("skipped:") and f"<code>{name}</code>" in html
+
+
+def test_demo_on_the_procedural_teacher_gives_from_scratch_equal_time(tmp_path):
+    from e2gan.student import Student
+
+    base = Student.create("e2gan-small", "hashed-words", coords=True)
+    base.meta["prompts"] = ["warm, vignette", "pencil, cool"]
+    base.save_pretrained(tmp_path / "base")
+    cfg = DemoConfig(out=str(tmp_path / "r"), teacher="procedural", base=str(tmp_path / "base"), size=32, lora_steps=3, scratch_steps=1,
+                     crops=6, test_crops=3, fid=False)
+    report = run_demo(cfg)
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["config"]["equal_time"] is True and len(results["config"]["held_out"]) == 2
+    for concept in results["config"]["held_out"]:
+        rs = {r["model"]: r for r in results["held_out"] if r["concept"] == concept}
+        lora, small = rs["LoRA student"], rs["e2gan from scratch"]
+        assert small["train s"] <= lora["train s"] + 1.0  # the from-scratch run stops at LoRA's wall time
+    assert "given the same wall time" in report.read_text() and "Teacher: <code>procedural</code>" in report.read_text()
