@@ -103,7 +103,9 @@ def render(out: Path) -> Path:
 
 
 #: benchmarks run by their own commands (hours, or their own processes), included in RESULTS.md when present
-SEPARATE = (("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"), ("memory.md", "", "python -m benchmarks.memory"))
+SEPARATE = (("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
+            ("procedural_ablations/ablations.md", "procedural_ablations/", "python -m benchmarks.procedural_ablations"),
+            ("memory.md", "", "python -m benchmarks.memory"))
 
 
 def separate_sections(out: Path) -> list[str]:

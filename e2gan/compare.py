@@ -122,6 +122,8 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
         data = folder_of[concept]
         ds = PairedDataset(data)
         pairs = load_pairs(data, concept, "train")
+        if datasets:
+            size = int(pairs.sources.shape[-1])  # the user's data decides the resolution
         data_id = _digest(pairs.sources, pairs.targets, [r.key for r in ds.select(concept, "test")])
         for name, frac in todo:
             for seed in seeds:
@@ -182,7 +184,7 @@ def paired_vs_reference(result: dict) -> dict:
     for s in summary[1:]:
         diffs = [p - by[(ref, c, sd)] for (st, c, sd), p in by.items() if st == s["strategy"] and (ref, c, sd) in by]
         if diffs:
-            s["vs_reference"] = summarise(diffs, threshold=0.0)
+            s["vs_reference"] = summarise(diffs, threshold=0.0, strict=True)
     return result
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 RULE = ("a claim 'mean paired difference >= threshold' holds when the 95% bootstrap interval's lower end is >= threshold, "
-        "fails when its upper end is < threshold, and is inconclusive otherwise")
+        "fails when its upper end is < threshold, and is inconclusive otherwise; a claim 'better than' (strict) needs the lower end "
+        "above the threshold, and fails when the upper end is at or below it")
 
 
 def bootstrap_ci(diffs, level: float = 0.95, n: int = 10_000, seed: int = 0) -> tuple[float, float, float]:
@@ -25,15 +26,17 @@ def bootstrap_ci(diffs, level: float = 0.95, n: int = 10_000, seed: int = 0) -> 
     return float(d.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
-def verdict(low: float, high: float, threshold: float = 0.0) -> str:
-    """'holds', 'fails' or 'inconclusive' for the claim 'mean >= threshold' (see :data:`RULE`)."""
-    if low >= threshold:
+def verdict(low: float, high: float, threshold: float = 0.0, strict: bool = False) -> str:
+    """'holds', 'fails' or 'inconclusive' for the claim 'mean >= threshold' ('mean > threshold' if ``strict``; see :data:`RULE`)."""
+    if low > threshold or (not strict and low >= threshold):
         return "holds"
-    if high < threshold:
+    if high < threshold or (strict and high <= threshold):
         return "fails"
     return "inconclusive"
 
 
-def summarise(diffs, threshold: float = 0.0, **kw) -> dict:
+def summarise(diffs, threshold: float = 0.0, strict: bool = False, **kw) -> dict:
+    diffs = list(diffs)
     mean, low, high = bootstrap_ci(diffs, **kw)
-    return {"n": len(list(diffs)), "mean": mean, "low": low, "high": high, "threshold": threshold, "verdict": verdict(low, high, threshold)}
+    return {"n": len(diffs), "mean": mean, "low": low, "high": high, "threshold": threshold, "strict": strict,
+            "verdict": verdict(low, high, threshold, strict)}

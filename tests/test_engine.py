@@ -73,3 +73,10 @@ def test_stats_rule_decides_by_the_interval():
     assert summarise([-1.0, 2.0, 0.5, -0.8])["verdict"] == "inconclusive"
     mean, low, high = bootstrap_ci([1.0, 2.0, 3.0, 4.0])
     assert mean == 2.5 and 1.0 <= low < 2.5 < high <= 4.0
+
+
+def test_a_better_than_claim_is_strict():
+    from e2gan.stats import summarise
+
+    assert summarise([0.0, 0.0, 0.0], strict=True)["verdict"] == "fails"  # identical results are no win
+    assert summarise([0.0, 0.0, 0.0])["verdict"] == "holds"  # ... but are "at least as good"
