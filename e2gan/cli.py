@@ -485,6 +485,73 @@ def demo(**kw):
     click.echo(f"report: {Path(report).resolve()}")
 
 
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.argument("repo_id")
+@click.option("--private", is_flag=True, help="create the repo private")
+@click.option("--revision", default=None, help="branch to commit to (created if missing; default main)")
+@click.option("--message", default=None, help="commit message")
+@click.option("--base-repo", default=None, help="for an adapter: the Hub id[@revision] of its published base")
+def push(folder, repo_id, private, revision, message, base_repo):
+    """Publish a base or an adapter to the Hub, with a model card (only safetensors, JSON, the card and images go up)."""
+    from e2gan.publish import push as run
+
+    oid, card = run(folder, repo_id, private=private, revision=revision, message=message, base_repo=base_repo)
+    click.echo(f"published {folder} as {repo_id}@{revision or 'main'} (commit {oid[:12]}); card: {card.data.to_dict().get('base_model') or 'a base'}")
+
+
+@cli.command()
+@click.argument("ref")
+def pull(ref):
+    """Download a model (org/name[@revision]) and, for an adapter, its base; verify every file; print where they are."""
+    from e2gan.hub import commit_of, resolve
+    from e2gan.student import Student
+
+    repo, _, rev = ref.partition("@")
+    folder = resolve(repo, rev or None)
+    student = Student.from_pretrained(repo, revision=rev or None)  # pulls and checks the base of an adapter too
+    click.echo(f"{repo}@{rev or 'main'}: commit {commit_of(folder)}, verified: {folder}")
+    if "adapter" in student.meta:
+        click.echo(f"base {student.meta['adapter'].get('base')}: {student.meta.get('source')} (commit {student.meta.get('source_commit')})")
+
+
+@cli.group()
+def zoo():
+    """The catalogue of published bases and concepts (zoo/catalogue.json)."""
+
+
+@zoo.command("list")
+@click.argument("pattern", default="*")
+def zoo_list(pattern):
+    """Bases and concepts whose names match PATTERN; each loads as zoo:NAME, offline."""
+    from e2gan.zoo import catalogue, list_pretrained
+
+    cat = catalogue()
+    for name in list_pretrained(pattern):
+        entry = cat["bases"].get(name) or cat["concepts"][name]
+        kind = "base" if name in cat["bases"] else f"concept of {entry['base']}: {entry['prompt']!r}"
+        click.echo(f"zoo:{name:32s} {kind}  [{entry['teacher']}]")
+
+
+@zoo.command("show")
+@click.argument("name")
+def zoo_show(name):
+    """One catalogue entry, as JSON."""
+    from e2gan.zoo import show
+
+    click.echo(json.dumps(show(name.removeprefix("zoo:")), indent=2))
+
+
+@zoo.command("search")
+@click.argument("query", default="")
+def zoo_search(query):
+    """Models on the Hub tagged e2gan (HF_ENDPOINT decides which Hub)."""
+    from e2gan.zoo import search
+
+    for row in search(query):
+        click.echo(f"{row['id']:40s} {', '.join(row['tags'])}")
+
+
 def _expected_errors() -> tuple:
     """Errors with a message a user can act on: shown as one line, never as a traceback."""
     import json as _json

@@ -44,9 +44,20 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Pat
     from huggingface_hub import snapshot_download
 
     try:
-        return Path(snapshot_download(repo, revision=revision or "main", allow_patterns=ALLOW_PATTERNS))
+        folder = Path(snapshot_download(repo, revision=revision or "main", allow_patterns=ALLOW_PATTERNS))
     except Exception as exc:
         raise FileNotFoundError(
             f"could not fetch {repo!r} (revision {revision or 'main'}) from the Hub ({type(exc).__name__}: {exc}); "
             "check the id, your network, or HF_HUB_OFFLINE / HF_ENDPOINT"
         ) from exc
+    if os.environ.get("HF_HUB_OFFLINE", "0") in ("", "0"):  # online: check every file against the repo's hashes
+        from e2gan.publish import verify_snapshot
+
+        verify_snapshot(repo, folder.name, folder)
+    return folder
+
+
+def commit_of(folder: Path) -> str | None:
+    """The Hub commit a downloaded folder holds (its snapshot folder's name), or None for a local folder."""
+    folder = Path(folder)
+    return folder.name if folder.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", folder.name) else None

@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from e2gan import __version__
 from e2gan.files import ADAPTER_META, CONFIG, WEIGHTS
-from e2gan.hub import resolve
+from e2gan.hub import commit_of, resolve
 from e2gan.images import to_pil, to_tensor, u8_to_unit, unit_to_u8
 from e2gan.io import atomic_save_file, atomic_write_json
 from e2gan.registry import create_backbone, create_text_encoder
@@ -210,6 +210,20 @@ class Student:
             "meta": self.meta,
         }
 
+    def push_to_hub(self, repo_id: str, folder=None, **kw):
+        """Publish this student (``e2gan.publish.push``): a base from memory (saved to a temporary folder first),
+        or the adapter folder it was loaded from / saved to (``folder``)."""
+        import tempfile
+
+        from e2gan.publish import push
+
+        if folder is None:
+            if "adapter" in self.meta:
+                raise ValueError("pass folder= (the adapter folder) to publish an adapter")
+            folder = Path(tempfile.mkdtemp(prefix="e2gan-push-"))
+            self.save_pretrained(folder)
+        return push(folder, repo_id, **kw)
+
     # -- saving / loading -----------------------------------------------------------------
     def save_pretrained(self, folder) -> Path:
         folder = Path(folder)
@@ -235,7 +249,11 @@ class Student:
             if base_folder.resolve() == folder.resolve():
                 raise ValueError(f"adapter {folder} names itself as its base ({meta['base']!r}); pass the base it was trained on with --base")
             student = cls.from_pretrained(base_ref, revision=meta.get("base_revision"), device=device)
-            return load_adapter(student, folder)
+            student = load_adapter(student, folder)
+            student.meta["adapter"]["source"] = str(name_or_path)
+            if commit_of(folder):
+                student.meta["adapter"]["source_commit"] = commit_of(folder)
+            return student
         cfg_path = folder / CONFIG
         if not cfg_path.exists():
             raise FileNotFoundError(f"{folder} has no {CONFIG}: not an e2gan model folder (expected {CONFIG} + {WEIGHTS})")
@@ -260,5 +278,7 @@ class Student:
         if te:
             encoder = create_text_encoder(te["name"], **te["settings"])
         student = cls(generator.to(device).eval(), cfg["backbone"], encoder, te and te["name"], cfg.get("meta"))
-        student.meta.setdefault("source", str(name_or_path))
+        student.meta["source"] = str(name_or_path)
+        if commit_of(folder):
+            student.meta["source_commit"] = commit_of(folder)
         return student

@@ -92,7 +92,7 @@ class HubServer:
 
 class _Handler(BaseHTTPRequestHandler):
     hub: HubServer
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.0"  # one request per connection: no client keeps a socket to a stopped server on a reused port
 
     def log_message(self, *args):  # quiet
         pass
@@ -109,6 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        self.send_header("Connection", "close")
         self.end_headers()
         if not head:
             self.wfile.write(data)
