@@ -12,8 +12,19 @@ ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.md", "*.jsonl"]
 
 
 def zoo_dir() -> Path:
+    """``E2GAN_ZOO`` if set, else the repository's ``zoo/`` (a source checkout), else the zoo inside the installed wheel."""
     env = os.environ.get("E2GAN_ZOO")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "zoo"
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent / "zoo"
+    if (here / "catalogue.json").exists():
+        return here
+    try:
+        import importlib.resources
+
+        return Path(str(importlib.resources.files("e2gan_zoo")))
+    except ModuleNotFoundError:
+        return here
 
 
 def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:

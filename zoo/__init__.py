@@ -1,0 +1,1 @@
+"""The model zoo (bases and concept adapters), shipped as package data; see zoo/catalogue.json."""
