@@ -178,7 +178,7 @@ def pair_features(student, pairs: PairTensors) -> torch.Tensor:
 
 
 def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = None, targets: list[str] | None = None,
-             ranks: int | dict = 4, progress=True, meta: dict | None = None, student=None, callback=None):
+             ranks: int | dict = 4, progress=True, meta: dict | None = None, student=None, callback=None, resume: bool = True):
     """LoRA on a frozen base for one new concept (the backbone's paper preset unless ``targets``);
     writes a peft adapter folder. Returns ``(student, log)``."""
     from e2gan.student import Student
@@ -191,7 +191,7 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
     add_lora(student, targets, ranks)
     student.meta["base_fingerprint"] = fingerprint
     t0 = time.perf_counter()
-    log = train(student, pairs, cfg, progress=progress, desc="finetune[lora]", callback=callback)
+    log = train(student, pairs, cfg, progress=progress, desc="finetune[lora]", callback=callback, out=out, resume=resume)
     student.generator.cpu()
     prompts = sorted(set(pairs.prompts))
     info = {"prompt": prompts[0] if len(prompts) == 1 else prompts, "trainable_parameters": student.num_parameters(True),
@@ -206,7 +206,7 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
 def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, layers: str | list[str] = "paper", k: int = 8,
           threshold: float = 0.8, search: str = "uniform:rank=4", budget: int | None = None, budget_fraction: float = 0.6,
           select: str = "all", fraction: float | None = None, count: int | None = None, cfg: TrainConfig | None = None,
-          trial_steps: int = 60, seed: int = 0, progress: bool = True, callback=None, revision: str | None = None):
+          trial_steps: int = 60, seed: int = 0, progress: bool = True, callback=None, revision: str | None = None, resume: bool = True):
     """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
 
     ``layers`` is a mode of :func:`select_layers` or an explicit list of module names.
@@ -257,6 +257,7 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     info.update(searcher=search, budget=budget, ranks=ranks, search_trials=ctx.trials, search_seconds=round(time.perf_counter() - t2, 2),
                 search_steps=len(ctx.trials) * trial_steps + (40 if ctx._deltas is not None else 0))
     student, log = finetune(base_ref, pairs, out, cfg, targets=list(ranks), ranks=ranks, progress=progress, student=student, callback=callback,
+                            resume=resume,
                             meta={"adapt": {k_: v for k_, v in info.items() if k_ != "scores"}, "layer_scores": scores,
                                   **({"base_revision": revision} if revision else {})})
     info["train_seconds"] = student.meta["seconds"]

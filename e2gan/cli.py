@@ -46,10 +46,11 @@ _TYPES = {"int": int, "float": float, "bool": bool, "str": str, "int | None": in
 
 
 def train_options(**defaults):
-    """The TrainConfig options every training command takes, plus --size and --max-minutes."""
+    """The TrainConfig options every training command takes, plus --size, --max-minutes and --no-resume."""
     from e2gan.config import TRAIN_CLI_FIELDS, TrainConfig
 
     def wrap(fn):
+        fn = click.option("--no-resume", is_flag=True, help="ignore checkpoints in --out and start over")(fn)
         fn = click.option("--max-minutes", default=None, type=float, help="wall-clock budget (the lr schedule follows it)")(fn)
         fn = click.option("--size", default=None, type=int, help="resize pairs to this side (default: as stored)")(fn)
         return options_from(TrainConfig, TRAIN_CLI_FIELDS, defaults)(fn)
@@ -204,7 +205,7 @@ def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, 
         _fail(f"data folder {missing[0]} does not exist; make it with `e2gan teach --out {missing[0]}`, or pass --teacher")
     pairs = PairTensors.concat([load_pairs(d, prompts or None, "train", kw["size"]) for d in data])
     click.echo(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
-    run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config))
+    run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config), resume=not kw["no_resume"])
     remove_stale(Path(out), "a base model")
     click.echo(f"base model: {Path(out).resolve()}")
 
@@ -253,7 +254,8 @@ def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, s
         layers = [s.strip() for s in layers.split(",") if s.strip()]
     try:
         student, _, info = adapt(base, pairs, out, scorer=scorer, layers=layers, k=k, threshold=threshold, search=search, budget=budget,
-                                 select=select, fraction=fraction, count=count, cfg=_train_config(kw), seed=kw["seed"], revision=revision)
+                                 select=select, fraction=fraction, count=count, cfg=_train_config(kw), seed=kw["seed"], revision=revision,
+                                 resume=not kw["no_resume"])
     except (ValueError, KeyError) as exc:
         _fail(str(exc))
     click.echo(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
@@ -280,7 +282,7 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 
     prepare_out(out, overwrite, sources=[data])
     pairs = load_pairs(data, prompt, "train", kw["size"])
-    train_scratch(pairs, out, backbone, _train_config(kw), _settings(config), text_encoder=text_encoder)
+    train_scratch(pairs, out, backbone, _train_config(kw), _settings(config), text_encoder=text_encoder, resume=not kw["no_resume"])
     remove_stale(Path(out), "a base model")
     click.echo(f"model: {Path(out).resolve()}")
 
@@ -580,6 +582,13 @@ def main(argv=None):
         cli.main(args=args, prog_name="e2gan", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # SIGINT/SIGTERM during training: a checkpoint was written
+        from e2gan.engine import Interrupted
+
+        if not isinstance(exc, Interrupted):
+            raise
+        click.secho(f"interrupted: {exc}", fg="yellow", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

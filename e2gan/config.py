@@ -34,10 +34,14 @@ class TrainConfig:
     device: str = option("auto", "cpu, cuda, cuda:1, ... (auto: cuda when available)")
     threads: int | None = option(None, "torch CPU threads (default: torch's)")
     max_seconds: float | None = option(None, "wall-clock budget in seconds: the lr schedule and the end follow the clock")
+    checkpoint_every: int | None = option(None, "write a checkpoint every this many steps (and at the end, and on SIGINT/SIGTERM); "
+                                                "rerunning the command resumes from the latest valid one")
+    keep_checkpoints: int = option(2, "checkpoints kept (the newest)")
 
 
 #: the TrainConfig fields the training commands expose (the rest keep their defaults)
-TRAIN_CLI_FIELDS = ("steps", "batch_size", "lr", "lambda_l1", "gan_weight", "crop", "seed", "device", "threads")
+TRAIN_CLI_FIELDS = ("steps", "batch_size", "lr", "lambda_l1", "gan_weight", "crop", "seed", "device", "threads", "checkpoint_every",
+                    "keep_checkpoints")
 
 BASE_CONCEPTS = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
 HELD_OUT = ["oil painting", "winter"]

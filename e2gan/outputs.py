@@ -15,6 +15,10 @@ ARTEFACTS = {ADAPTER_META: "an adapter", "adapter_config.json": "an adapter", CO
              "manifest.jsonl": "a data set"}
 
 
+#: what an unfinished run leaves in its --out: rerunning the command resumes from it
+RESUMABLE = {"checkpoints", ".e2gan.lock"}
+
+
 class OutputError(ValueError):
     """An output folder that cannot be used as asked; the message says why and what to do."""
 
@@ -40,7 +44,7 @@ def prepare_out(out, overwrite: bool = False, sources=()) -> Path:
         if not out.is_dir():
             raise OutputError(f"--out {out} is a file; give a folder")
         kind = artefact_kind(out)
-        entries = [p.name for p in out.iterdir()]
+        entries = [p.name for p in out.iterdir() if p.name not in RESUMABLE]
         if kind and not overwrite:
             raise OutputError(f"--out {out} already holds {kind}; pass --overwrite to replace it, or choose another folder")
         if entries and not kind and not overwrite:

@@ -14,23 +14,26 @@ from e2gan.student import Student
 
 
 def train_base(pairs: PairTensors, out, backbone="e2gan", text_encoder="hashed-words", cfg: TrainConfig | None = None,
-               backbone_config: dict | None = None, progress=True, callback=None) -> tuple[Student, list[dict]]:
+               backbone_config: dict | None = None, progress=True, callback=None, resume: bool = True) -> tuple[Student, list[dict]]:
     """One text-conditioned generator on several concepts at once (the shared base)."""
-    return _train_whole(pairs, out, "base", backbone, text_encoder, cfg, backbone_config, progress, callback, "train-base")
+    return _train_whole(pairs, out, "base", backbone, text_encoder, cfg, backbone_config, progress, callback, "train-base", resume)
 
 
 def train_scratch(pairs: PairTensors, out, backbone="pix2pix-resnet9", cfg: TrainConfig | None = None,
                   backbone_config: dict | None = None, progress=True, callback=None,
-                  text_encoder: str = "hashed-words") -> tuple[Student, list[dict]]:
+                  text_encoder: str = "hashed-words", resume: bool = True) -> tuple[Student, list[dict]]:
     """pix2pix-style: a fresh generator for one concept (the baseline the paper compares with)."""
-    return _train_whole(pairs, out, "scratch", backbone, text_encoder, cfg, backbone_config, progress, callback, f"train[{backbone}]")
+    return _train_whole(pairs, out, "scratch", backbone, text_encoder, cfg, backbone_config, progress, callback, f"train[{backbone}]", resume)
 
 
-def _train_whole(pairs, out, stage, backbone, text_encoder, cfg, backbone_config, progress, callback, desc):
+def _train_whole(pairs, out, stage, backbone, text_encoder, cfg, backbone_config, progress, callback, desc, resume=True):
+    import torch
+
     cfg = cfg or TrainConfig()
+    torch.manual_seed(cfg.seed)  # the initial weights follow the run's seed: reruns and resumes are reproducible
     student = Student.create(backbone, text_encoder, **(backbone_config or {}))
     t0 = time.perf_counter()
-    log = train(student, pairs, cfg, progress=progress, desc=desc, callback=callback)
+    log = train(student, pairs, cfg, progress=progress, desc=desc, callback=callback, out=out, resume=resume)
     student.generator.cpu()
     student.meta.update({"stage": stage, "prompts": sorted(set(pairs.prompts)), "pairs": len(pairs), "train": asdict(cfg),
                          "seconds": round(time.perf_counter() - t0, 2)})
