@@ -583,13 +583,6 @@ def main(argv=None):
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
-    except Exception as exc:  # SIGINT/SIGTERM during training: a checkpoint was written
-        from e2gan.engine import Interrupted
-
-        if not isinstance(exc, Interrupted):
-            raise
-        click.secho(f"interrupted: {exc}", fg="yellow", err=True)
-        sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -600,6 +593,13 @@ def main(argv=None):
         click.secho(f"error: {msg}", fg="red", err=True)
         click.echo("(run with --debug or E2GAN_DEBUG=1 to see the traceback)", err=True)
         sys.exit(2)
+    except Exception as exc:  # SIGINT/SIGTERM during training: a checkpoint was written
+        from e2gan.engine import Interrupted
+
+        if not isinstance(exc, Interrupted):
+            raise
+        click.secho(f"interrupted: {exc}", fg="yellow", err=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

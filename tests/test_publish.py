@@ -28,6 +28,10 @@ def hub(tmp_path, monkeypatch):
         monkeypatch.setattr(c, "ENDPOINT", server.url)  # the client reads these at import: point them at this server
         monkeypatch.setattr(c, "HUGGINGFACE_CO_URL_TEMPLATE", server.url + "/{repo_id}/resolve/{revision}/{filename}")
         monkeypatch.setattr(c, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(c, "HF_HUB_DISABLE_XET", True)  # LFS, not Xet, as the test server speaks
+        import huggingface_hub.hf_api as hf_api
+
+        monkeypatch.setattr(hf_api.api, "endpoint", server.url)  # module-level helpers (file_exists, ...) use this object
         monkeypatch.setattr(c, "HF_HUB_CACHE", str(tmp_path / "hf-home" / "hub"))
         server.env = env
         yield server
