@@ -14,7 +14,6 @@ pairs) and its base. Finished runs are kept (resume by rerunning; ``--shard i/n`
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from pathlib import Path
 
@@ -76,6 +75,7 @@ def main(argv=None):
     ap.add_argument("--draws", type=int, default=5, help="random subsets per fraction")
     ap.add_argument("--parts", nargs="+", default=["ranks", "data"])
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--per-kind", type=int, default=4, help="held-out concepts of each kind (seen primitives, unseen primitive)")
     a = ap.parse_args(argv)
     import torch
 
@@ -85,7 +85,11 @@ def main(argv=None):
     have = {}
     for r in ds.records:
         have.setdefault(r.prompt, set()).add(r.split)
-    concepts = sorted(c for c, s in have.items() if {"train", "test"} <= s)
+    from e2gan.registry import create_teacher
+
+    ready = {c for c, s in have.items() if {"train", "test"} <= s}
+    held = create_teacher("procedural").held_out()
+    concepts = [c for kind in ("seen-primitives", "unseen-primitive") for c in [x for x in held[kind] if x in ready][: a.per_kind]]
     common = dict(base=a.base, concepts=concepts, steps=a.steps, seeds=tuple(a.seeds), datasets=[a.data], runs=out / "runs",
                   trial_steps=a.trial_steps)
     res = {"base": a.base, "concepts": concepts, "seeds": a.seeds, "steps": a.steps, "size": None}

@@ -55,6 +55,9 @@ def atomic_save_file(path, save) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         save(str(tmp))
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # some writers (safetensors) create 0600 files
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
