@@ -60,3 +60,16 @@ def test_the_wheel_carries_the_zoo(tmp_path):
     code = "import e2gan.hub as h, e2gan; print(h.zoo_dir()); print(e2gan.Student.from_pretrained('zoo:classic-base').backbone)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path).stdout.split()
     assert out[0].startswith(str(tmp_path / "site")) and out[1] == "e2gan"
+
+
+def test_a_shipped_concept_edits_photos_offline(tmp_path):
+    from tests.conftest import photo
+
+    concept = next(n for n in list_pretrained() if n in catalogue()["concepts"])
+    photo(2, 48).save(tmp_path / "p.png")
+    res = CliRunner().invoke(cli, ["apply", "--model", f"zoo:{concept}", "--input", str(tmp_path / "p.png"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    from PIL import Image
+
+    out = Image.open(tmp_path / "o" / "p.png")
+    assert out.size == (48, 48) and out.tobytes() != Image.open(tmp_path / "p.png").convert("RGB").tobytes()
