@@ -50,6 +50,11 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Pat
     if ref.startswith(("/", "./", "../", "~")) or os.sep in ref.rstrip("/").split("/", 1)[0]:
         raise FileNotFoundError(f"no folder {path}: pass an existing model folder, zoo:NAME, or a Hub id org/name")
     repo = ref[len("hf-hub:"):] if ref.startswith("hf-hub:") else ref
+    if "@" in repo:  # org/name@revision
+        repo, _, at = repo.partition("@")
+        if revision and at != revision:
+            raise ValueError(f"{ref!r} names revision {at!r} but --revision says {revision!r}; give one")
+        revision = at
     if repo.count("/") != 1:
         raise FileNotFoundError(f"{ref!r} is neither a folder, a zoo:NAME entry nor a Hub repo id (org/name)")
     from huggingface_hub import snapshot_download

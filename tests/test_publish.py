@@ -70,11 +70,13 @@ def test_push_pull_apply_gives_the_local_pixels(hub, local, tmp_path):
     meta = json.loads(Path(hf_hub_download("org/sepia", "e2gan_adapter.json", revision="main")).read_text())
     assert meta["base"] == "org/tiny-base" and json.loads((ad / "e2gan_adapter.json").read_text())["base"] == str(base)  # local untouched
     assert [m.id for m in HfApi().list_models(filter="e2gan", search="sepia")] == ["org/sepia"]
+    res = _e2gan(hub, "zoo", "search", "sepia")
+    assert res.returncode == 0 and res.stdout.startswith("org/sepia") and "e2gan" in res.stdout
     # pull -> apply gives byte-identical images to the local adapter
     res = _e2gan(hub, "pull", "org/sepia@main")
     assert res.returncode == 0 and "verified" in res.stdout, res.stderr
     photo(5, 40).save(tmp_path / "p.png")
-    assert _e2gan(hub, "apply", "--model", "org/sepia", "--revision", "main", "--input", tmp_path / "p.png", "--out", tmp_path / "hub-out").returncode == 0
+    assert _e2gan(hub, "apply", "--model", "org/sepia@main", "--input", tmp_path / "p.png", "--out", tmp_path / "hub-out").returncode == 0
     assert _e2gan(hub, "apply", "--model", ad, "--input", tmp_path / "p.png", "--out", tmp_path / "local-out").returncode == 0
     digest = lambda p: hashlib.sha256(p.read_bytes()).hexdigest()  # noqa: E731
     assert digest(tmp_path / "hub-out" / "p.png") == digest(tmp_path / "local-out" / "p.png")

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-import e2gan
 from e2gan.cli import cli
 from e2gan.zoo import catalogue, list_pretrained, validate
 
