@@ -20,7 +20,9 @@ from pathlib import Path
 from e2gan.io import atomic_write_json, atomic_write_text
 from e2gan.stats import RULE, summarise
 
-RANKS = ["simple", "uniform", *[f"random:draw={d}" for d in range(5)], "uniform:rank=1", "uniform:rank=4"]
+
+def rank_arms(draws: int = 5) -> list[str]:
+    return ["simple", "uniform", *[f"random:draw={d}" for d in range(draws)], "uniform:rank=1", "uniform:rank=4"]
 
 
 def claims(result: dict, ours: str, others: list[str]) -> list[dict]:
@@ -72,7 +74,7 @@ def main(argv=None):
     ap.add_argument("--trial-steps", type=int, default=60)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1, 0.2])
-    ap.add_argument("--draws", type=int, default=5, help="random subsets per fraction")
+    ap.add_argument("--draws", type=int, default=5, help="random rank draws, and random subsets per fraction")
     ap.add_argument("--parts", nargs="+", default=["ranks", "data"])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--per-kind", type=int, default=4, help="held-out concepts of each kind (seen primitives, unseen primitive)")
@@ -94,10 +96,11 @@ def main(argv=None):
                   trial_steps=a.trial_steps)
     res = {"base": a.base, "concepts": concepts, "seeds": a.seeds, "steps": a.steps, "size": None}
     if "ranks" in a.parts:
-        r = run_compare("searcher", RANKS, out / "ranks", **common)
+        arms = rank_arms(a.draws)
+        r = run_compare("searcher", arms, out / "ranks", **common)
         res["size"] = r["size"]
         res["ranks"] = r
-        randoms = [s for s in RANKS if s.startswith("random")]
+        randoms = [s for s in arms if s.startswith("random")]
         res["ranks_claims"] = claims(r, "simple", ["uniform", "uniform:rank=1", "uniform:rank=4"]) + [pooled(r, "simple", randoms, "random (5 draws)")]
     if "data" in a.parts:
         names = ["all", "kmeans", *[f"random:draw={d}" for d in range(a.draws)]]
