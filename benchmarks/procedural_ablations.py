@@ -55,6 +55,8 @@ def markdown(res: dict) -> str:
     for part in ("ranks", "data"):
         for c in res.get(f"{part}_claims", []):
             lines.append(f"| {part} | {c['ours']} | {c['other']} | {c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}] | {c['n']} | **{c['verdict']}** |")
+    if not res.get("ranks_claims"):
+        lines += ["", "The ranks ablation was not part of this run (`--parts ranks`)."]
     if "data_pool" in res:
         p = res["data_pool"]
         lines += ["", f"Pool check: all data minus random {p['fraction']:.0%}: {p['mean']:+.2f} dB [{p['low']:+.2f}, {p['high']:+.2f}] "
@@ -105,6 +107,7 @@ def main(argv=None):
     if "data" in a.parts:
         names = ["all", "kmeans", *[f"random:draw={d}" for d in range(a.draws)]]
         r = run_compare("selector", names, out / "data", fractions=a.fractions, **common)
+        res["size"] = r["size"]
         res["data"] = r
         res["data_claims"] = []
         for f in a.fractions:
