@@ -12,20 +12,14 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from e2gan.plugins import pm  # noqa: E402
+from e2gan.testing import tiny_images  # noqa: E402
 
 torch.set_num_threads(2)
 
 
 def photo(seed: int, size: int = 48) -> Image.Image:
     """A smooth synthetic photo (gradients + shapes) so edits have structure to act on."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / size
-    img = np.stack([np.sin(xx * rng.uniform(2, 6) + rng.uniform(0, 3)), np.cos(yy * rng.uniform(2, 6)), xx * yy], -1)
-    img = (img - img.min()) / (img.max() - img.min() + 1e-9)
-    cx, cy, r = rng.uniform(0.3, 0.7, 2).tolist() + [rng.uniform(0.1, 0.25)]
-    img[((xx - cx) ** 2 + (yy - cy) ** 2) < r**2] = rng.uniform(0, 1, 3)
-    return Image.fromarray((img * 255).astype(np.uint8))
+    return tiny_images(1, size, seed)[0]
 
 
 def assert_picture(path, size=None, min_colours: int = 16):
@@ -57,17 +51,5 @@ def tiny_data(tmp_path_factory):
     teach("classic", ["sepia", "cartoon"], [(f"t{i}", photo(100 + i, 64)) for i in range(4)], root, size=32, split="test", progress=False)
     return root
 
-
-@pytest.fixture
-def register_plugin():
-    """Register a throwaway plugin object for one test, llm-style; unregistered afterwards."""
-    names = []
-
-    def register(plugin, name):
-        pm.register(plugin, name=name)
-        names.append(name)
-        return plugin
-
-    yield register
-    for name in names:
-        pm.unregister(name=name)
+# register_plugin: a throwaway plugin for one test (the same fixture plugin authors use)
+pytest_plugins = ["e2gan.testing.fixtures"]
