@@ -196,9 +196,13 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
     prompts = sorted(set(pairs.prompts))
     info = {"prompt": prompts[0] if len(prompts) == 1 else prompts, "trainable_parameters": student.num_parameters(True),
             "base_parameters": student.num_parameters() - student.num_parameters(True), "train": asdict(cfg),
-            "seconds": round(time.perf_counter() - t0, 2), "lora": student.meta["lora"], **(meta or {})}
-    save_adapter(student, out, base_ref, info)
-    write_training_log(out, log)
+            "seconds": round(time.perf_counter() - t0, 2), "lora": student.meta["lora"],
+            **{k: student.meta[k] for k in ("world_size", "global_batch") if k in student.meta}, **(meta or {})}
+    from e2gan.distributed import is_main_process
+
+    if is_main_process():  # under `accelerate launch`, one process writes
+        save_adapter(student, out, base_ref, info)
+        write_training_log(out, log)
     student.meta.update(info)
     return student, log
 

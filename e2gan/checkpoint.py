@@ -1,5 +1,5 @@
-"""Checkpoints of a training run, for exact resume: generator, discriminator, optimisers, every RNG state,
-the step, the elapsed time and the loss log, written atomically under ``OUT/checkpoints/step-NNNNNNNN``.
+"""Checkpoints of a training run, for exact resume: generator, discriminator, optimisers, torch's RNG state,
+the step (which is also the data position: see ``e2gan.batches``), the elapsed time and the loss log, written atomically under ``OUT/checkpoints/step-NNNNNNNN``.
 
 Weights and RNG states are safetensors; the optimisers' state is e2gan's own file, read back with
 ``torch.load(weights_only=True)`` (tensors and numbers only, no code). ``state.json`` is written last and
@@ -26,7 +26,7 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def save(folder, step: int, G, D, opt_g, opt_d, gen_rng: torch.Generator, extra: dict, keep: int = 2) -> Path:
+def save(folder, step: int, G, D, opt_g, opt_d, extra: dict, keep: int = 2) -> Path:
     """Write checkpoint ``step`` into ``folder/checkpoints`` (a temporary folder renamed into place), keep the last ``keep``."""
     root = Path(folder) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
@@ -38,7 +38,7 @@ def save(folder, step: int, G, D, opt_g, opt_d, gen_rng: torch.Generator, extra:
     if D is not None:
         save_file({k: v.detach().cpu().contiguous() for k, v in D.state_dict().items()}, str(tmp / "discriminator.safetensors"))
     torch.save({"g": opt_g.state_dict(), "d": None if opt_d is None else opt_d.state_dict()}, tmp / "optimizers.pt")
-    save_file({"torch": torch.get_rng_state(), "batches": gen_rng.get_state()}, str(tmp / "rng.safetensors"))
+    save_file({"torch": torch.get_rng_state()}, str(tmp / "rng.safetensors"))
     files = {p.name: _sha(p) for p in sorted(tmp.iterdir())}
     state = {"step": step, "files": files, **extra}
     with open(tmp / "state.json", "w") as f:
@@ -68,7 +68,7 @@ def latest(folder) -> tuple[Path, dict] | None:
     return None
 
 
-def load(ck: Path, G, D, opt_g, opt_d, gen_rng: torch.Generator) -> None:
+def load(ck: Path, G, D, opt_g, opt_d) -> None:
     G.load_state_dict(load_file(str(ck / "generator.safetensors")))
     if D is not None:
         D.load_state_dict(load_file(str(ck / "discriminator.safetensors")))
@@ -78,7 +78,6 @@ def load(ck: Path, G, D, opt_g, opt_d, gen_rng: torch.Generator) -> None:
         opt_d.load_state_dict(opts["d"])
     rng = load_file(str(ck / "rng.safetensors"))
     torch.set_rng_state(rng["torch"])
-    gen_rng.set_state(rng["batches"])
 
 
 def clear(folder) -> None:

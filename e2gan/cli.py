@@ -53,6 +53,8 @@ def train_options(**defaults):
         fn = click.option("--no-resume", is_flag=True, help="ignore checkpoints in --out and start over")(fn)
         fn = click.option("--max-minutes", default=None, type=float, help="wall-clock budget (the lr schedule follows it)")(fn)
         fn = click.option("--size", default=None, type=int, help="resize pairs to this side (default: as stored)")(fn)
+        fn = click.option("--cache", default=None, type=click.Path(file_okay=False),
+                          help="keep decoded pairs in this folder (safetensors) so that later epochs skip PNG decoding")(fn)
         return options_from(TrainConfig, TRAIN_CLI_FIELDS, defaults)(fn)
 
     return wrap
@@ -71,6 +73,24 @@ def output_names(paths: list[Path], root: Path) -> list[Path]:
     plain = [r.with_suffix(".png") for r in rels]
     clash = {n for n in plain if plain.count(n) > 1}
     return [r.with_name(r.name + ".png") if n in clash else n for r, n in zip(rels, plain)]
+
+
+def _finished(out, kind: str, label: str) -> None:
+    """After training wrote ``out`` (on the main process): drop another kind's stale markers, say where it is."""
+    from e2gan.distributed import is_main_process
+    from e2gan.outputs import remove_stale
+
+    if is_main_process():
+        remove_stale(Path(out), kind)
+        click.echo(f"{label}: {Path(out).resolve()}")
+
+
+def _echo_main(msg: str):
+    """Echo once under `accelerate launch` (on the main process)."""
+    from e2gan.distributed import is_main_process
+
+    if is_main_process():
+        click.echo(msg)
 
 
 def _fail(msg: str):
@@ -159,10 +179,9 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
     else:
         train_ph, test_ph = split_photos(shipped_photos())
         sources = random_crops(test_ph if held_out else train_ph, crops, size, seed=seed + (1000 if held_out else 0))
-    # `accelerate launch --num_processes N e2gan teach ...` (or torchrun) sets these: shard the sources
-    import os
+    from e2gan.distributed import launched_shard
 
-    shard = (int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
+    shard = launched_shard()  # under `accelerate launch --num_processes N` (or torchrun) each process teaches its share
     try:
         run_teach(teacher, list(prompts), sources, out, size=size, seed=seed, split=split, teacher_settings=_settings(settings),
                   summary=summary, shard=shard)
@@ -189,8 +208,8 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
 @train_options(steps=5000, batch_size=16)
 def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, config, out, overwrite, **kw):
     """Train one text-conditioned base generator on several concepts at once."""
-    from e2gan.dataset import PairTensors, load_pairs
-    from e2gan.outputs import prepare_out, remove_stale
+    from e2gan.batches import FolderPairs
+    from e2gan.outputs import prepare_out
     from e2gan.train import train_base as run
 
     prepare_out(out, overwrite, sources=data)
@@ -203,11 +222,10 @@ def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, 
     missing = [d for d in data if not Path(d).is_dir()]
     if missing:
         _fail(f"data folder {missing[0]} does not exist; make it with `e2gan teach --out {missing[0]}`, or pass --teacher")
-    pairs = PairTensors.concat([load_pairs(d, prompts or None, "train", kw["size"]) for d in data])
-    click.echo(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
+    pairs = FolderPairs(data, prompts or None, "train", kw["size"], kw["cache"])
+    _echo_main(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
     run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config), resume=not kw["no_resume"])
-    remove_stale(Path(out), "a base model")
-    click.echo(f"base model: {Path(out).resolve()}")
+    _finished(out, "a base model", "base model")
 
 
 def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> list[str]:
@@ -218,9 +236,12 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> lis
         if not spec:
             _fail("with --teacher, pass --concepts (e.g. representative:count=16) or --prompt for each concept")
         prompts = choose_concepts(teacher, spec, seed)
-    click.echo(f"{len(prompts)} base concepts ({spec or 'given'}): {'; '.join(prompts)}")
-    summary, = teach_shipped_crops(teacher, prompts, data, size, crops, 0, seed, colour_only=teacher != "classic", progress=True)
-    click.echo(summary.lines()[0])
+    _echo_main(f"{len(prompts)} base concepts ({spec or 'given'}): {'; '.join(prompts)}")
+    from e2gan.distributed import launched_shard
+
+    summary, = teach_shipped_crops(teacher, prompts, data, size, crops, 0, seed, colour_only=teacher != "classic", progress=True,
+                                   shard=launched_shard())
+    _echo_main(summary.lines()[0])
     return prompts
 
 
@@ -244,12 +265,12 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> lis
 def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, overwrite, revision, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
     from e2gan.adapt import LAYER_MODES, adapt
-    from e2gan.dataset import load_pairs
+    from e2gan.batches import FolderPairs
     from e2gan.hub import resolve
-    from e2gan.outputs import prepare_out, remove_stale
+    from e2gan.outputs import prepare_out
 
     prepare_out(out, overwrite, sources=[resolve(base, revision), data])
-    pairs = load_pairs(data, prompt, "train", kw["size"])
+    pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"]).in_memory()  # data selection needs every pair's features
     if layers not in LAYER_MODES:  # explicit module names
         layers = [s.strip() for s in layers.split(",") if s.strip()]
     try:
@@ -258,11 +279,10 @@ def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, s
                                  resume=not kw["no_resume"])
     except (ValueError, KeyError) as exc:
         _fail(str(exc))
-    click.echo(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
+    _echo_main(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
                f"ranks: {sorted(set(info['ranks'].values()))}; search: {len(info['search_trials'])} trials, {info['search_seconds']} s")
-    remove_stale(Path(out), "an adapter")
-    click.echo(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
-    click.echo(f"adapter: {Path(out).resolve()}")
+    _echo_main(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
+    _finished(out, "an adapter", "adapter")
 
 
 @cli.command()
@@ -276,15 +296,14 @@ def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, s
 @train_options(steps=1000, batch_size=4)
 def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
     """Train a generator from scratch on one concept (the pix2pix baseline)."""
-    from e2gan.dataset import load_pairs
-    from e2gan.outputs import prepare_out, remove_stale
+    from e2gan.batches import FolderPairs
+    from e2gan.outputs import prepare_out
     from e2gan.train import train_scratch
 
     prepare_out(out, overwrite, sources=[data])
-    pairs = load_pairs(data, prompt, "train", kw["size"])
+    pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"])
     train_scratch(pairs, out, backbone, _train_config(kw), _settings(config), text_encoder=text_encoder, resume=not kw["no_resume"])
-    remove_stale(Path(out), "a base model")
-    click.echo(f"model: {Path(out).resolve()}")
+    _finished(out, "a base model", "model")
 
 
 @cli.command()

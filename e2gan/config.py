@@ -19,7 +19,7 @@ class TrainConfig:
     """One training run of the engine (base, LoRA fine-tune, or from scratch)."""
 
     steps: int = option(1000, "optimisation steps")
-    batch_size: int = option(8, "pairs per step")
+    batch_size: int = option(8, "pairs per step and process (accelerate's convention)")
     lr: float = option(2e-4, "Adam learning rate (constant, then linear decay to 0)")
     beta1: float = option(0.5, "Adam beta1 (pix2pix's 0.5)")
     lambda_l1: float = option(100.0, "weight of L1 to the teacher's output")
@@ -37,11 +37,14 @@ class TrainConfig:
     checkpoint_every: int | None = option(None, "write a checkpoint every this many steps (and at the end, and on SIGINT/SIGTERM); "
                                                 "rerunning the command resumes from the latest valid one")
     keep_checkpoints: int = option(2, "checkpoints kept (the newest)")
+    grad_accum: int = option(1, "micro-batches per optimiser step (global batch = batch size x processes x this)")
+    mixed_precision: str | None = option(None, "no, bf16 or fp16 (default: accelerate's config, else no)")
+    workers: int | None = option(None, "DataLoader workers that decode pairs (default: half the cores, at most 4, when streaming)")
 
 
 #: the TrainConfig fields the training commands expose (the rest keep their defaults)
 TRAIN_CLI_FIELDS = ("steps", "batch_size", "lr", "lambda_l1", "gan_weight", "crop", "seed", "device", "threads", "checkpoint_every",
-                    "keep_checkpoints")
+                    "keep_checkpoints", "grad_accum", "mixed_precision", "workers")
 
 BASE_CONCEPTS = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
 HELD_OUT = ["oil painting", "winter"]

@@ -156,24 +156,36 @@ class PairedDataset:
         wanted = None if prompts is None else set([prompts] if isinstance(prompts, str) else prompts)
         return [r for r in self.records if (wanted is None or r.prompt in wanted) and (split is None or r.split == split)]
 
+    def read_pair(self, r: PairRecord, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """One record -> (source, target) uint8 HxWx3 arrays, resized to ``size`` if given."""
+        try:
+            s = Image.open(self.root / r.source).convert("RGB")
+            t = Image.open(self.root / r.target).convert("RGB")
+        except FileNotFoundError as exc:
+            raise ValueError(f"{self.manifest}: pair {r.key[:12]} names {exc.filename}, which is missing; rerun `e2gan teach` "
+                             f"with the same settings to redo it, or remove its line") from None
+        if size is not None and s.size != (size, size):
+            s, t = s.resize((size, size), Image.LANCZOS), t.resize((size, size), Image.LANCZOS)
+        if s.size != t.size:
+            raise ValueError(f"{self.manifest}: pair {r.key[:12]} has a {s.size[0]}x{s.size[1]} source and a {t.size[0]}x{t.size[1]} "
+                             "target; pass --size to resize both, or redo the pair with `e2gan teach`")
+        return np.asarray(s), np.asarray(t)
+
     def read_images(self, records: list[PairRecord], size: int | None = None):
         """Records -> (sources, targets) uint8 tensors (N, 3, H, W), resized to ``size`` if given."""
         if not records:
             raise ValueError(f"no pairs selected from {self.root}; its prompts are {self.prompts()}")
-        srcs, tgts = [], []
-        for r in records:
-            try:
-                s = Image.open(self.root / r.source).convert("RGB")
-                t = Image.open(self.root / r.target).convert("RGB")
-            except FileNotFoundError as exc:
-                raise ValueError(f"{self.manifest}: pair {r.key[:12]} names {exc.filename}, which is missing; rerun `e2gan teach` "
-                                 f"with the same settings to redo it, or remove its line") from None
-            if size is not None and s.size != (size, size):
-                s, t = s.resize((size, size), Image.LANCZOS), t.resize((size, size), Image.LANCZOS)
-            srcs.append(np.asarray(s))
-            tgts.append(np.asarray(t))
-        to_t = lambda xs: torch.from_numpy(np.stack(xs)).permute(0, 3, 1, 2).contiguous()  # noqa: E731
-        return to_t(srcs), to_t(tgts)
+        pairs = [self.read_pair(r, size) for r in records]
+        return stack_u8([s for s, _ in pairs]), stack_u8([t for _, t in pairs])
+
+
+def stack_u8(arrays) -> torch.Tensor:
+    """HxWx3 uint8 arrays of one size -> (N, 3, H, W) uint8 tensor (a clear error when sizes differ)."""
+    shapes = sorted({a.shape[:2] for a in arrays})
+    if len(shapes) > 1:
+        raise ValueError(f"pairs of different sizes ({', '.join(f'{w}x{h}' for h, w in shapes[:3])}) cannot share a batch; "
+                         "pass --size to resize them to one size")
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous()
 
 
 @dataclass
@@ -230,6 +242,15 @@ def mark_part_done(root, rank: int, world: int) -> None:
     from e2gan.io import atomic_write_text
 
     atomic_write_text(part_folder(root, rank, world) / "DONE", "ok\n")
+
+
+def wait_until_merged(root, rank: int, world: int, timeout: float = 24 * 3600, poll: float = 0.2) -> None:
+    """Block until rank 0 has folded this shard's part into ``root`` (``merge_parts`` removes the parts)."""
+    deadline = time.time() + timeout
+    while part_folder(root, rank, world).exists():
+        if time.time() > deadline:
+            raise TimeoutError(f"rank 0 did not merge the shards of {root}; rerun the same command to resume")
+        time.sleep(poll)
 
 
 def merge_parts(root, world: int, timeout: float = 24 * 3600, poll: float = 0.2) -> int:

@@ -17,51 +17,14 @@ from tqdm.auto import tqdm
 
 from e2gan import checkpoint
 from e2gan.config import TrainConfig  # noqa: F401  (re-exported: e2gan.engine.TrainConfig)
-from e2gan.dataset import PairTensors
 from e2gan.images import u8_to_unit
 from e2gan.registry import create_discriminator
-
-
-class _SignalFlag:
-    """SIGINT/SIGTERM set a flag that the training loop checks after each step (main thread only)."""
-
-    def __init__(self):
-        import signal
-        import threading
-
-        self.signal = None
-        self._old = {}
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._set)
-
-    def _set(self, signum, frame):
-        self.signal = signum
-
-    def restore(self):
-        import signal
-
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
 
 
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def _batch(pairs: PairTensors, idx, crop, flip, gen, device):
-    src = u8_to_unit(pairs.sources[idx].to(device, non_blocking=True))
-    tgt = u8_to_unit(pairs.targets[idx].to(device, non_blocking=True))
-    h, w = src.shape[-2:]
-    if crop and crop < min(h, w):
-        y = int(torch.randint(0, h - crop + 1, (1,), generator=gen))
-        x = int(torch.randint(0, w - crop + 1, (1,), generator=gen))
-        src, tgt = src[..., y : y + crop, x : x + crop], tgt[..., y : y + crop, x : x + crop]
-    if flip and bool(torch.rand(1, generator=gen) < 0.5):
-        src, tgt = src.flip(-1), tgt.flip(-1)
-    return src, tgt
 
 
 def lr_factor(step: int, cfg: TrainConfig) -> float:
@@ -75,18 +38,26 @@ class Interrupted(Exception):
     """SIGINT or SIGTERM during training: a checkpoint was written (when the run has an output folder)."""
 
 
-def train(student, pairs: PairTensors, cfg: TrainConfig, progress: bool = True, desc: str = "train", callback=None,
+def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "train", callback=None,
           out=None, resume: bool = True) -> list[dict]:
-    """Train ``student.generator`` in place on ``pairs``; returns the loss log (one dict per log step).
+    """Train ``student.generator`` in place; returns the loss log (one dict per log step) on every process.
 
+    ``pairs`` is a ``PairTensors`` (in memory) or an ``e2gan.batches.FolderPairs`` (streamed through a
+    DataLoader's workers). Under ``accelerate launch`` each process trains on its share of every global batch
+    (DDP); logging, checkpoints and the callback run on the main process only.
     ``callback(row, student)`` runs at each log step, e.g. to measure held-out quality during training;
     it must leave the generator in train mode, and its time counts in later rows' ``seconds``.
     With ``out`` and ``cfg.checkpoint_every``, checkpoints go to ``out/checkpoints`` (and on SIGINT/SIGTERM),
     and a run finds the latest valid one there and continues exactly where it stopped (``resume=False``: start over)."""
+    from e2gan.batches import BatchPlan, as_source, micro_batches
+    from e2gan.distributed import Consensus, make_accelerator
+
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
-    gen_rng = torch.Generator().manual_seed(cfg.seed)
+    if cfg.grad_accum < 1:
+        raise ValueError(f"--grad-accum must be at least 1, not {cfg.grad_accum}")
+    accel = make_accelerator(cfg)
+    device, main, world, rank = accel.device, accel.is_main_process, accel.num_processes, accel.process_index
     torch.manual_seed(cfg.seed)
     G = student.generator.to(device).train()
     params = [p for p in G.parameters() if p.requires_grad]
@@ -97,40 +68,58 @@ def train(student, pairs: PairTensors, cfg: TrainConfig, progress: bool = True, 
     if cfg.gan_weight > 0:
         D = create_discriminator(cfg.discriminator, **cfg.disc_config).to(device).train()
         opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    prompts = sorted(set(pairs.prompts))
+    source = as_source(pairs)
+    plan = BatchPlan(len(source), cfg.batch_size, world, cfg.grad_accum, cfg.crop, cfg.flip, cfg.seed)
+    prompts = sorted(set(source.prompts))
     embeds, mask = student.embed(prompts, device)
-    prompt_idx = torch.tensor([prompts.index(p) for p in pairs.prompts])
     log, t0 = [], time.perf_counter()
     acc = {"l1": 0.0, "g_gan": 0.0, "d": 0.0}
     n_acc, start = 0, 0
     ckpt = out is not None and bool(cfg.checkpoint_every)
-    if ckpt and not resume:
+    if ckpt and not resume and main:
         checkpoint.clear(out)
+    accel.wait_for_everyone()
     found = checkpoint.latest(out) if ckpt else None
     if found:
         path, state = found
-        checkpoint.load(path, G, D, opt_g, opt_d, gen_rng)
+        if state.get("global_batch", plan.global_batch) != plan.global_batch:
+            raise ValueError(f"{path} was written with a global batch of {state['global_batch']} pairs, this run has "
+                             f"{plan.global_batch} (batch size x processes x grad accum); resume with the same global batch, "
+                             "or pass --no-resume to start over")
+        checkpoint.load(path, G, D, opt_g, opt_d)
         start, log, acc, n_acc = state["step"], state["log"], state["acc"], state["n_acc"]
         t0 -= state["elapsed"]
-        print(f"[{desc}] resuming from {path} (step {start} of {cfg.steps}; --no-resume starts over)", flush=True)
-    if device.type == "cuda":  # keep the whole (small) data set on the GPU
-        pairs = PairTensors(pairs.sources.to(device), pairs.targets.to(device), pairs.prompts)
+        if main:
+            print(f"[{desc}] resuming from {path} (step {start} of {cfg.steps}; --no-resume starts over)", flush=True)
+    if device.type == "cuda" and not source.streams:
+        source = source.to(device)  # a small in-memory set lives on the GPU
+    G_run, opt_g = accel.prepare(G, opt_g)
+    D_run = None
+    if D is not None:
+        D_run, opt_d = accel.prepare(D, opt_d)
+    batches = micro_batches(source, plan, rank, start, cfg.steps, cfg.workers, pin=device.type == "cuda")
+    stats = {"world_size": world, "global_batch": plan.global_batch}
+    if main and world > 1:
+        print(f"[{desc}] {world} processes, global batch {plan.global_batch} ({cfg.batch_size} x {world} x {cfg.grad_accum})", flush=True)
 
     def save_checkpoint(done: int):
-        extra = {"log": log, "acc": acc, "n_acc": n_acc, "elapsed": time.perf_counter() - t0, "total_steps": cfg.steps}
-        return checkpoint.save(out, done, G, D, opt_g, opt_d, gen_rng, extra, cfg.keep_checkpoints)
+        if main:
+            extra = {"log": log, "acc": acc, "n_acc": n_acc, "elapsed": time.perf_counter() - t0, "total_steps": cfg.steps,
+                     "data_position": {"step": done, "seed": cfg.seed, "pairs": plan.n}, **stats}
+            checkpoint.save(out, done, G, D, opt_g, opt_d, extra, cfg.keep_checkpoints)
+        accel.wait_for_everyone()
 
-    stop = _SignalFlag() if ckpt else None
-    bar = tqdm(range(start, cfg.steps), desc=desc, unit="step", disable=not progress, dynamic_ncols=True, initial=start, total=cfg.steps)
+    consensus = Consensus(accel, watch_signals=ckpt)
+    bar = tqdm(range(start, cfg.steps), desc=desc, unit="step", disable=not (progress and main), dynamic_ncols=True, initial=start,
+               total=cfg.steps)
     step = start
     try:
         for step in bar:
-            if stop is not None and stop.signal:
+            signal_seen, elapsed = consensus.poll(time.perf_counter() - t0)
+            if signal_seen:
                 save_checkpoint(step)
-                raise Interrupted(f"{desc}: stopped by signal {stop.signal} at step {step}; checkpoint written to {Path(out) / 'checkpoints'}; "
+                raise Interrupted(f"{desc}: stopped by signal {signal_seen} at step {step}; checkpoint written to {Path(out) / 'checkpoints'}; "
                                   "rerun the same command to resume")
-
-            elapsed = time.perf_counter() - t0
             if cfg.max_seconds and elapsed >= cfg.max_seconds:
                 break
             f = lr_factor(step, cfg)
@@ -140,55 +129,88 @@ def train(student, pairs: PairTensors, cfg: TrainConfig, progress: bool = True, 
                 if opt is not None:
                     for group in opt.param_groups:
                         group["lr"] = cfg.lr * f
-            idx = torch.randint(0, len(pairs), (cfg.batch_size,), generator=gen_rng)
-            src, tgt = _batch(pairs, idx, cfg.crop, cfg.flip, gen_rng, device)
-            e = None if embeds is None else embeds[prompt_idx[idx].to(device)]
-            m = None if mask is None else mask[prompt_idx[idx].to(device)]
-            fake = G(src, e, m)
-            l1 = F.l1_loss(fake, tgt)
-            loss_g = cfg.lambda_l1 * l1
-            g_gan = torch.zeros((), device=device)
-            if D is not None:
-                D.requires_grad_(False)
-                pred = D(src, fake)
-                g_gan = F.mse_loss(pred, torch.ones_like(pred))
-                loss_g = loss_g + cfg.gan_weight * g_gan
-            opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            opt_g.step()
-            d_loss = torch.zeros((), device=device)
-            if D is not None:
-                D.requires_grad_(True)
-                real_out, fake_out = D(src, tgt), D(src, fake.detach())
-                d_loss = 0.5 * (F.mse_loss(real_out, torch.ones_like(real_out)) + F.mse_loss(fake_out, torch.zeros_like(fake_out)))
-                opt_d.zero_grad(set_to_none=True)
-                d_loss.backward()
-                opt_d.step()
-            acc["l1"] += float(l1.detach())
-            acc["g_gan"] += float(g_gan.detach())
-            acc["d"] += float(d_loss.detach())
+            losses = _step(accel, G_run, D_run, D, opt_g, opt_d, batches, embeds, mask, cfg, device)
+            for k in acc:
+                acc[k] += losses[k]
             n_acc += 1
             if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-                row = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 3), "lr": cfg.lr * f}
-                row.update({k: v / n_acc for k, v in acc.items()})
+                means = accel.reduce(torch.tensor([acc[k] / n_acc for k in acc], device=device), "mean").tolist()
+                row = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 3), "lr": cfg.lr * f, **dict(zip(acc, means)), **stats}
                 log.append(row)
                 bar.set_postfix(l1=f"{row['l1']:.4f}", g=f"{row['g_gan']:.3f}", d=f"{row['d']:.3f}")
                 acc = {k: 0.0 for k in acc}
                 n_acc = 0
-                if callback is not None:
+                if callback is not None and main:
                     callback(row, student)
-            if not math.isfinite(float(loss_g.detach())):
-                raise FloatingPointError(f"generator loss became {float(loss_g)} at step {step + 1}; lower --lr")
+            if not math.isfinite(losses["g"]):
+                raise FloatingPointError(f"generator loss became {losses['g']} at step {step + 1}; lower --lr")
             if ckpt and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:
                 save_checkpoint(step + 1)
     finally:
-        if stop is not None:
-            stop.restore()
+        consensus.restore()
+        del batches  # stops the DataLoader's workers
     bar.close()
     if ckpt and step + 1 >= cfg.steps:
         save_checkpoint(cfg.steps)
     if n_acc:  # a time budget ended the run between log steps
-        log.append({"step": step, "seconds": round(time.perf_counter() - t0, 3), "lr": 0.0, **{k: v / n_acc for k, v in acc.items()}})
+        means = accel.reduce(torch.tensor([acc[k] / n_acc for k in acc], device=device), "mean").tolist()
+        log.append({"step": step, "seconds": round(time.perf_counter() - t0, 3), "lr": 0.0, **dict(zip(acc, means)), **stats})
+    accel.unwrap_model(G_run, keep_fp32_wrapper=False)  # undo accelerate's mixed-precision forward wrapper
+    if D_run is not None:
+        accel.unwrap_model(D_run, keep_fp32_wrapper=False)
     G.eval()
+    student.meta.update(stats)
     return log
 
+
+def _step(accel, G, D, D_plain, opt_g, opt_d, batches, embeds, mask, cfg, device) -> dict:
+    """One optimiser step over ``cfg.grad_accum`` micro-batches; returns this process's mean losses.
+
+    Every micro-batch's G loss sees the discriminator before this step's update, and D's loss sees G's
+    outputs before G's update, so accumulating k micro-batches of b pairs is the same step as one batch of
+    k*b pairs. The adversarial term for G goes through the unwrapped D (its weights are frozen there), so
+    DDP reduces D's gradients only in D's own backward."""
+    import contextlib
+
+    k = cfg.grad_accum
+    out = {"l1": 0.0, "g_gan": 0.0, "d": 0.0, "g": 0.0}
+    for micro in range(k):
+        src, tgt, pid = next(batches)
+        src, tgt = u8_to_unit(src.to(device, non_blocking=True)), u8_to_unit(tgt.to(device, non_blocking=True))
+        pid = pid.to(device)
+        e = None if embeds is None else embeds[pid]
+        m = None if mask is None else mask[pid]
+        last = micro == k - 1
+        with contextlib.ExitStack() as sync:
+            if not last:  # reduce gradients across processes once, at the last micro-batch
+                sync.enter_context(accel.no_sync(G))
+                if D is not None:
+                    sync.enter_context(accel.no_sync(D))
+            with accel.autocast():
+                fake = G(src, e, m)
+                l1 = F.l1_loss(fake.float(), tgt)
+                loss_g = cfg.lambda_l1 * l1
+                g_gan = torch.zeros((), device=device)
+                if D is not None:
+                    D_plain.requires_grad_(False)
+                    pred = D_plain(src, fake).float()
+                    g_gan = F.mse_loss(pred, torch.ones_like(pred))
+                    loss_g = loss_g + cfg.gan_weight * g_gan
+            accel.backward(loss_g / k)
+            d_loss = torch.zeros((), device=device)
+            if D is not None:
+                D_plain.requires_grad_(True)
+                with accel.autocast():
+                    real_out, fake_out = D(src, tgt).float(), D(src, fake.detach()).float()
+                    d_loss = 0.5 * (F.mse_loss(real_out, torch.ones_like(real_out)) + F.mse_loss(fake_out, torch.zeros_like(fake_out)))
+                accel.backward(d_loss / k)
+        out["l1"] += float(l1.detach()) / k
+        out["g_gan"] += float(g_gan.detach()) / k
+        out["d"] += float(d_loss.detach()) / k
+        out["g"] += float(loss_g.detach()) / k
+    opt_g.step()
+    opt_g.zero_grad(set_to_none=True)
+    if D is not None:
+        opt_d.step()
+        opt_d.zero_grad(set_to_none=True)
+    return out

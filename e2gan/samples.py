@@ -88,7 +88,7 @@ def split_photos(photos: dict[str, Image.Image], held_out=HELD_OUT):
 
 
 def teach_shipped_crops(teacher: str, concepts, data, size: int, crops: int, test_crops: int = 0, seed: int = 0,
-                        colour_only: bool = False, teacher_obj=None, progress: bool = False):
+                        colour_only: bool = False, teacher_obj=None, progress: bool = False, shard: tuple[int, int] = (0, 1)):
     """Teach ``concepts`` on random crops of the shipped photos: ``crops`` of the training photos as the
     train split, ``test_crops`` of the held-out photos as the test split (the offline default data).
     ``colour_only`` keeps grey textures out (they teach colour concepts nothing). Resumable."""
@@ -98,8 +98,8 @@ def teach_shipped_crops(teacher: str, concepts, data, size: int, crops: int, tes
     summaries = []
     if crops:
         summaries.append(teach(teacher, concepts, random_crops(train_ph, crops, size, seed), data, size=size, seed=seed, split="train",
-                               teacher_obj=teacher_obj, progress=progress))
+                               teacher_obj=teacher_obj, progress=progress, shard=shard))
     if test_crops:
         summaries.append(teach(teacher, concepts, random_crops(test_ph, test_crops, size, seed + 1000), data, size=size, seed=seed,
-                               split="test", teacher_obj=teacher_obj, progress=progress))
+                               split="test", teacher_obj=teacher_obj, progress=progress, shard=shard))
     return summaries

@@ -16,6 +16,7 @@ from e2gan.dataset import (
     merge_parts,
     pair_key,
     part_folder,
+    wait_until_merged,
 )
 from e2gan.images import (
     BadImageError,
@@ -133,6 +134,8 @@ def teach(
         if rank == 0:
             with folder_lock(final_out, "teaches into"):
                 merge_parts(final_out, world)
+        else:  # the other shards return once rank 0 has merged every part (training may follow on every rank)
+            wait_until_merged(final_out, rank, world)
     return summary
 
 

@@ -7,19 +7,20 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from e2gan.dataset import PairTensors
+from e2gan.distributed import is_main_process
 from e2gan.engine import TrainConfig, train
 from e2gan.io import write_training_log
 from e2gan.student import Student
 
 
-def train_base(pairs: PairTensors, out, backbone="e2gan", text_encoder="hashed-words", cfg: TrainConfig | None = None,
+def train_base(pairs, out, backbone="e2gan", text_encoder="hashed-words", cfg: TrainConfig | None = None,
                backbone_config: dict | None = None, progress=True, callback=None, resume: bool = True) -> tuple[Student, list[dict]]:
-    """One text-conditioned generator on several concepts at once (the shared base)."""
+    """One text-conditioned generator on several concepts at once (the shared base). ``pairs``: a ``PairTensors``
+    or a streaming ``e2gan.batches.FolderPairs``. Under ``accelerate launch`` only the main process writes."""
     return _train_whole(pairs, out, "base", backbone, text_encoder, cfg, backbone_config, progress, callback, "train-base", resume)
 
 
-def train_scratch(pairs: PairTensors, out, backbone="pix2pix-resnet9", cfg: TrainConfig | None = None,
+def train_scratch(pairs, out, backbone="pix2pix-resnet9", cfg: TrainConfig | None = None,
                   backbone_config: dict | None = None, progress=True, callback=None,
                   text_encoder: str = "hashed-words", resume: bool = True) -> tuple[Student, list[dict]]:
     """pix2pix-style: a fresh generator for one concept (the baseline the paper compares with)."""
@@ -37,6 +38,8 @@ def _train_whole(pairs, out, stage, backbone, text_encoder, cfg, backbone_config
     student.generator.cpu()
     student.meta.update({"stage": stage, "prompts": sorted(set(pairs.prompts)), "pairs": len(pairs), "train": asdict(cfg),
                          "seconds": round(time.perf_counter() - t0, 2)})
+    if not is_main_process():
+        return student, log
     out = Path(out)
     student.save_pretrained(out)
     write_training_log(out, log)
