@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -105,7 +106,8 @@ def render(out: Path) -> Path:
 #: benchmarks run by their own commands (hours, or their own processes), included in RESULTS.md when present
 SEPARATE = (("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
             ("procedural_ablations/ablations.md", "procedural_ablations/", "python -m benchmarks.procedural_ablations"),
-            ("memory.md", "", "python -m benchmarks.memory"))
+            ("memory.md", "", "python -m benchmarks.memory"),
+            ("scale.md", "", "python -m benchmarks.scale"))
 
 
 def separate_sections(out: Path) -> list[str]:
@@ -113,7 +115,7 @@ def separate_sections(out: Path) -> list[str]:
     for rel, prefix, command in SEPARATE:
         path = out / rel
         if path.exists():
-            text = path.read_text().replace("](transfer.png)", f"]({prefix}transfer.png)")
+            text = re.sub(r"\]\(([\w.-]+\.png)\)", lambda m: f"]({prefix}{m.group(1)})", path.read_text())
             parts.append(text + f"\nRegenerate with `{command}`.\n")
     return parts
 

@@ -443,21 +443,60 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
 @click.option("--model", required=True, help="base or adapter folder, zoo:NAME or Hub id")
 @click.option("--prompt", default=None, help="concept to bake in (default: the adapter's)")
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
-@click.option("--size", default=256, show_default=True, help="side of the example input (height and width stay dynamic)")
+@click.option("--size", default=256, show_default=True, help="side of the example input (batch, height and width stay dynamic)")
+@click.option("--strength", default=1.0, show_default=True, help="LoRA strength merged into the export (0: the base alone, 1: as trained)")
+@click.option("--fp16", "precision", flag_value="fp16", help="float16 weights and activations (float32 in and out)")
+@click.option("--int8", "precision", flag_value="int8", help="ONNX Runtime static int8 quantisation, calibrated on --data")
+@click.option("--data", default=None, type=click.Path(exists=True, file_okay=False),
+              help="the concept's pairs: calibration (train split) for --int8, and the quality and speed report (test split)")
+@click.option("--device", default="cpu", show_default=True, help="where the eager model runs for the check against ONNX Runtime")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
-def export(model, prompt, out, size, revision):
-    """Export one concept to ONNX (adapter merged, prompt embedded) and check it against PyTorch."""
-    from e2gan.export import check_onnx, export_onnx
-    from e2gan.student import Student
+def export(model, prompt, out, size, strength, precision, data, device, revision):
+    """Export one concept to ONNX (adapter merged, prompt embedded, any image size) and check it against PyTorch."""
+    import tempfile
 
-    student = Student.from_pretrained(model, revision=revision)
+    from e2gan.export import CHECK_SHAPE, check_onnx, export_onnx, runtime_report
+
+    precision = precision or "fp32"
+    student = _load_student(model, revision, device=device)
     prompt = prompt or student.meta.get("prompt")
     if not isinstance(prompt, str):
         _fail(f"{model} holds several concepts: pass --prompt (one of {', '.join(student.meta.get('prompts', []))})")
-    export_onnx(student, prompt, out, size)
-    err = check_onnx(student, prompt, out)
-    click.echo(f"max |onnxruntime - pytorch| = {err:.2e} on a 2x3x64x64 batch")
+    if precision == "int8" and not data:
+        _fail("--int8 calibrates on the concept's own pairs: pass --data DATA (made by `e2gan teach`)")
+    calibration = test = None
+    if data:
+        from e2gan.dataset import PairedDataset
+
+        ds = PairedDataset(data)
+        train_recs, test_recs = ds.select(prompt, "train")[:32], ds.select(prompt, "test")[:16]
+        if precision == "int8" and not train_recs:
+            _fail(f"{data} has no train pairs for {prompt!r} to calibrate on; it has {ds.prompts()}")
+        calibration = ds.read_images(train_recs)[0] if train_recs else None
+        test = ds.read_images(test_recs) if test_recs else None
+    try:
+        export_onnx(student, prompt, out, size, strength=strength, source=model, precision=precision, calibration=calibration)
+    except ValueError as exc:
+        _fail(str(exc))
+    err = check_onnx(student, prompt, out, strength=strength)
+    click.echo(f"{precision}: max |onnxruntime - pytorch| = {err:.2e} on a {'x'.join(map(str, CHECK_SHAPE))} batch")
+    if precision != "fp32" and test is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            ref = export_onnx(student, prompt, Path(tmp) / "fp32.onnx", size, strength=strength, source=model)
+            rep = runtime_report(ref, out, test[0], test[1])
+        click.echo(f"{precision} on {rep['images']} held-out pairs of {rep['size'][0]}x{rep['size'][1]}: PSNR to fp32 {rep['psnr_to_fp32']:.2f} dB; "
+                   f"to the teacher {rep['psnr_to_teacher']:.2f} dB (fp32: {rep['fp32_psnr_to_teacher']:.2f} dB); "
+                   f"{rep['ms_per_image']:.1f} ms/image against {rep['fp32_ms_per_image']:.1f} ms for fp32 ({rep['speedup']:.2f}x)")
     click.echo(f"onnx: {Path(out).resolve()}")
+
+
+def _load_student(model, revision=None, base=None, device="cpu"):
+    from e2gan.student import Student
+
+    try:
+        return Student.from_pretrained(model, revision=revision, base=base, device=device)
+    except (ValueError, FileNotFoundError) as exc:
+        _fail(str(exc))
 
 
 @cli.command()

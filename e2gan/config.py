@@ -44,7 +44,7 @@ class TrainConfig:
 
 #: the TrainConfig fields the training commands expose (the rest keep their defaults)
 TRAIN_CLI_FIELDS = ("steps", "batch_size", "lr", "lambda_l1", "gan_weight", "crop", "seed", "device", "threads", "checkpoint_every",
-                    "keep_checkpoints", "grad_accum", "mixed_precision", "workers")
+                    "keep_checkpoints", "grad_accum", "mixed_precision", "workers", "log_every")
 
 BASE_CONCEPTS = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
 HELD_OUT = ["oil painting", "winter"]

@@ -134,3 +134,20 @@ def merge_adapter(student):
 @torch.no_grad()
 def adapter_bytes(folder) -> int:
     return (Path(folder) / "adapter_model.safetensors").stat().st_size
+
+
+def set_strength(model: nn.Module, strength: float) -> int:
+    """Scale every LoRA layer's effect: 0 is the base alone, 1 the adapter as trained (values in between
+    blend, above 1 exaggerate). Returns how many layers were scaled (0: the model has no adapter)."""
+    from peft.tuners.lora import LoraLayer
+
+    if not 0.0 <= strength <= 2.0:
+        raise ValueError(f"--strength {strength}: use a value from 0 (the base alone) to 1 (the adapter as trained), at most 2")
+    n = 0
+    for m in model.modules():
+        if isinstance(m, LoraLayer):
+            base = m.__dict__.setdefault("_e2gan_scaling", dict(m.scaling))
+            for name in m.scaling:
+                m.scaling[name] = base[name] * strength
+            n += 1
+    return n

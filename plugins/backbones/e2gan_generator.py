@@ -85,6 +85,9 @@ class E2GANGenerator(nn.Module):
             nn.init.zeros_(self.head[-1].weight)
             nn.init.zeros_(self.head[-1].bias)
 
+    #: height and width must be multiples of this (three stride-2 stages)
+    size_multiple = 8
+
     def forward(self, image, text_embeds=None, text_mask=None):
         h, w = image.shape[-2:]
         if h % 8 or w % 8:

@@ -44,6 +44,7 @@ class ResnetGenerator(nn.Module):
     lora_targets: tuple = ()  # set in __init__: the output conv's index depends on n_blocks
     feature_module = ""  # set in __init__: the last ResNet block
     text_conditioned = False
+    size_multiple = 4  # two stride-2 convs, two transposed convs
 
     def __init__(self, **config):
         super().__init__()
@@ -116,6 +117,11 @@ class UnetGenerator(nn.Module):
         self.model = _UnetBlock(3, ngf, block, outermost=True, norm=norm, cin=3)
         convs = [n for n, m in self.named_modules() if type(m) is nn.Conv2d]
         self.feature_module = max(convs, key=len)  # the innermost down-sampling conv: the bottleneck
+
+    @property
+    def size_multiple(self) -> int:
+        """Height and width must be multiples of this."""
+        return 2**self.config.num_downs
 
     def forward(self, image, text_embeds=None, text_mask=None):
         need = 2**self.config.num_downs

@@ -56,6 +56,7 @@ class TimmUnet(nn.Module):
                 raise ValueError(f"timm-unet: {path} holds no weight of encoder {cfg.encoder!r} (keys like {list(state)[:2]})")
         chans = self.encoder.feature_info.channels()
         self.reduction = self.encoder.feature_info.reduction()[-1]
+        self.size_multiple = self.reduction  # height and width must be multiples of this
         self.bottleneck_in = nn.Conv2d(chans[-1], cfg.bottleneck_dim, 1)
         self.transformer = TransformerBlock(cfg.bottleneck_dim, cfg.text_dim, cfg.heads)
         dec = cfg.decoder_channels
