@@ -5,7 +5,7 @@ STAMP := $(VENV)/.e2gan-installed
 export HF_HUB_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install demo test bench bench-full bench-latency clean
+.PHONY: install browser demo test bench bench-full bench-latency clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -20,7 +20,11 @@ install: $(STAMP)
 demo: install
 	$(VENV)/bin/e2gan demo --out results
 
-test: install
+# the browser test drives Debian's Chromium (Playwright's own browser download cannot work offline)
+browser:
+	command -v chromium >/dev/null || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
+
+test: install browser
 	$(PY) -m pytest -q
 
 # Every table of the paper, side by side on this machine (about 20 min on 2 CPU cores): benchmarks/RESULTS.md

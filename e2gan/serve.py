@@ -1,0 +1,117 @@
+"""``e2gan serve``: a local web page (Gradio) to try concepts: an uploaded image or a webcam frame, a concept
+from the local adapters, the zoo or the Hub, a strength slider, before and after side by side with the
+latency, and a video tab that runs the same path as ``e2gan apply --input clip.mp4``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def concept_choices(models=(), include_zoo: bool = True) -> list[str]:
+    """The dropdown: the given model folders or ids, then the zoo's concepts as ``zoo:NAME``."""
+    choices = [str(m) for m in models]
+    if include_zoo:
+        from e2gan.zoo import catalogue
+
+        choices += [f"zoo:{name}" for name in sorted(catalogue().get("concepts", {})) if f"zoo:{name}" not in choices]
+    return choices
+
+
+class Runners:
+    """One loaded student per model reference and one runner per (model, strength): switching back is instant."""
+
+    def __init__(self, device: str = "cpu", runtime: str = "torch"):
+        self.device, self.runtime, self.students, self.runners = device, runtime, {}, {}
+
+    def get(self, ref: str, strength: float):
+        from e2gan.runtime import ConceptRunner
+        from e2gan.student import Student
+
+        if ref not in self.students:
+            self.students[ref] = Student.from_pretrained(ref, device=self.device)
+        student = self.students[ref]
+        prompt = student.meta.get("prompt")
+        if not isinstance(prompt, str):
+            raise ValueError(f"{ref} is a base with several concepts; pick an adapter (one concept)")
+        key = (ref, round(float(strength), 3))
+        if key not in self.runners:
+            self.runners[key] = ConceptRunner(student, prompt, self.runtime, self.device, float(strength))
+        return self.runners[key]
+
+
+def build_app(choices: list[str], device: str = "cpu", runtime: str = "torch"):
+    import gradio as gr
+
+    runners = Runners(device, runtime)
+
+    def edit_image(image, ref, strength):
+        if image is None:
+            raise gr.Error("upload an image or take a webcam frame first")
+        if not ref:
+            raise gr.Error("pick a concept")
+        try:
+            runner = runners.get(ref, strength)
+        except (ValueError, FileNotFoundError, OSError) as exc:
+            raise gr.Error(str(exc)) from None
+        t0 = time.perf_counter()
+        edited = runner(np.asarray(image)[None, :, :, :3])[0]
+        ms = (time.perf_counter() - t0) * 1000
+        h, w = edited.shape[:2]
+        return edited, f"**{ms:.1f} ms** for {w}x{h} ({runtime}, {device}): *{runner.prompt}* at strength {strength:g}"
+
+    def edit_clip(video, ref, strength):
+        from e2gan.video import edit_video
+
+        if not video:
+            raise gr.Error("upload a video first")
+        try:
+            runner = runners.get(ref, strength)
+        except (ValueError, FileNotFoundError, OSError) as exc:
+            raise gr.Error(str(exc)) from None
+        out = Path(tempfile.mkdtemp(prefix="e2gan-serve-")) / "edited.mp4"
+        stats = edit_video(runner, video, out, progress=False)
+        return str(out), f"{stats['frames']} frames at {stats['fps']:.3g} fps; edited at **{stats['achieved_fps']:.1f} FPS** (decode + edit + encode)"
+
+    system = ["ui-sans-serif", "system-ui", "sans-serif"]  # no web fonts: the page works offline
+    theme = gr.themes.Default(font=system, font_mono=["ui-monospace", "monospace"])
+    with gr.Blocks(title="e2gan", analytics_enabled=False) as app:
+        gr.Markdown("# e2gan\nA distilled image-editing concept, live. Pick a concept, give an image, see before and after.")
+        with gr.Row():
+            concept = gr.Dropdown(choices, value=choices[0] if choices else None, label="concept", allow_custom_value=True,
+                                  info="a local adapter folder, zoo:NAME, or a Hub id (org/name)", elem_id="concept")
+            strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength (0: the base alone, 1: the adapter as trained)",
+                                 elem_id="strength")
+        with gr.Tab("Image"):
+            with gr.Row():
+                before = gr.Image(type="numpy", sources=["upload", "webcam"], label="before", elem_id="before")
+                after = gr.Image(type="numpy", label="after", interactive=False, format="png", elem_id="after")
+            run = gr.Button("Edit", variant="primary", elem_id="edit")
+            latency = gr.Markdown(elem_id="latency")
+            run.click(edit_image, [before, concept, strength], [after, latency])
+        with gr.Tab("Video"):
+            with gr.Row():
+                vin = gr.Video(label="before", sources=["upload"], elem_id="video-before")
+                vout = gr.Video(label="after", elem_id="video-after")
+            vrun = gr.Button("Edit video", variant="primary", elem_id="edit-video")
+            vstats = gr.Markdown(elem_id="video-stats")
+            vrun.click(edit_clip, [vin, concept, strength], [vout, vstats])
+    app.e2gan_theme = theme  # Gradio 6 takes the theme in launch()
+    return app
+
+
+def serve(models=(), port: int = 7860, device: str = "cpu", runtime: str = "torch", zoo: bool = True, block: bool = True):
+    """Start the page on 127.0.0.1:``port`` (never on other interfaces; no Gradio share link, no analytics)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    choices = concept_choices(models, zoo)
+    if not choices:
+        raise ValueError("no concepts to serve: pass --model ADAPTER (repeatable) or keep the zoo's concepts")
+    app = build_app(choices, device, runtime)
+    app.queue()
+    app.launch(theme=app.e2gan_theme, server_name="127.0.0.1", server_port=port, share=False, inbrowser=False, prevent_thread_lock=not block, quiet=True,
+               show_error=True)
+    return app
