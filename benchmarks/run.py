@@ -107,7 +107,8 @@ def render(out: Path) -> Path:
 SEPARATE = (("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
             ("procedural_ablations/ablations.md", "procedural_ablations/", "python -m benchmarks.procedural_ablations"),
             ("memory.md", "", "python -m benchmarks.memory"),
-            ("scale.md", "", "python -m benchmarks.scale"))
+            ("scale.md", "", "python -m benchmarks.scale"),
+            ("runtime.md", "", "python -m benchmarks.runtime"))
 
 
 def separate_sections(out: Path) -> list[str]:
