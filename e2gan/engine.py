@@ -27,6 +27,19 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+#: the discriminator of backbones that name none (pix2pix's, at half its width: these generators are small)
+DEFAULT_DISCRIMINATOR = ("patchgan", {"ndf": 32, "n_layers": 3})
+
+
+def discriminator_for(G, cfg: TrainConfig) -> tuple[str, dict]:
+    """``cfg``'s discriminator, else the one the backbone declares (``default_discriminator``), else PatchGAN."""
+    base = G.get_base_model() if hasattr(G, "get_base_model") else G
+    name, settings = getattr(base, "default_discriminator", DEFAULT_DISCRIMINATOR)
+    if cfg.discriminator is not None and cfg.discriminator != name:
+        name, settings = cfg.discriminator, (DEFAULT_DISCRIMINATOR[1] if cfg.discriminator == "patchgan" else {})
+    return name, dict(settings if cfg.disc_config is None else cfg.disc_config)
+
+
 def lr_factor(step: int, cfg: TrainConfig) -> float:
     start = int(cfg.steps * cfg.decay_start)
     if step < start:
@@ -66,7 +79,8 @@ def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "
     opt_g = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
     D = opt_d = None
     if cfg.gan_weight > 0:
-        D = create_discriminator(cfg.discriminator, **cfg.disc_config).to(device).train()
+        name, settings = discriminator_for(G, cfg)
+        D = create_discriminator(name, **settings).to(device).train()
         opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
     source = as_source(pairs)
     plan = BatchPlan(len(source), cfg.batch_size, world, cfg.grad_accum, cfg.crop, cfg.flip, cfg.seed)
@@ -129,7 +143,7 @@ def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "
                 if opt is not None:
                     for group in opt.param_groups:
                         group["lr"] = cfg.lr * f
-            losses = _step(accel, G_run, D_run, D, opt_g, opt_d, batches, embeds, mask, cfg, device)
+            losses = _step(accel, G_run, D_run, D, opt_g, opt_d, batches, embeds, mask, cfg, device, step)
             for k in acc:
                 acc[k] += losses[k]
             n_acc += 1
@@ -163,7 +177,7 @@ def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "
     return log
 
 
-def _step(accel, G, D, D_plain, opt_g, opt_d, batches, embeds, mask, cfg, device) -> dict:
+def _step(accel, G, D, D_plain, opt_g, opt_d, batches, embeds, mask, cfg, device, step: int = 0) -> dict:
     """One optimiser step over ``cfg.grad_accum`` micro-batches; returns this process's mean losses.
 
     Every micro-batch's G loss sees the discriminator before this step's update, and D's loss sees G's
@@ -174,6 +188,9 @@ def _step(accel, G, D, D_plain, opt_g, opt_d, batches, embeds, mask, cfg, device
 
     k = cfg.grad_accum
     out = {"l1": 0.0, "g_gan": 0.0, "d": 0.0, "g": 0.0}
+    nonsat = getattr(D_plain, "gan_loss", "lsgan") == "nonsaturating"  # StyleGAN2-style D: softplus losses, lazy R1
+    r1_every = int(getattr(D_plain, "r1_every", 0) or 0)
+    r1 = nonsat and float(getattr(D_plain, "r1_gamma", 0.0)) > 0 and r1_every > 0 and step % r1_every == 0
     for micro in range(k):
         src, tgt, pid = next(batches)
         src, tgt = u8_to_unit(src.to(device, non_blocking=True)), u8_to_unit(tgt.to(device, non_blocking=True))
@@ -194,15 +211,22 @@ def _step(accel, G, D, D_plain, opt_g, opt_d, batches, embeds, mask, cfg, device
                 if D is not None:
                     D_plain.requires_grad_(False)
                     pred = D_plain(src, fake).float()
-                    g_gan = F.mse_loss(pred, torch.ones_like(pred))
+                    g_gan = F.softplus(-pred).mean() if nonsat else F.mse_loss(pred, torch.ones_like(pred))
                     loss_g = loss_g + cfg.gan_weight * g_gan
             accel.backward(loss_g / k)
             d_loss = torch.zeros((), device=device)
             if D is not None:
                 D_plain.requires_grad_(True)
+                real = tgt.detach().requires_grad_(r1)
                 with accel.autocast():
-                    real_out, fake_out = D(src, tgt).float(), D(src, fake.detach()).float()
-                    d_loss = 0.5 * (F.mse_loss(real_out, torch.ones_like(real_out)) + F.mse_loss(fake_out, torch.zeros_like(fake_out)))
+                    real_out, fake_out = D(src, real).float(), D(src, fake.detach()).float()
+                    if nonsat:
+                        d_loss = F.softplus(fake_out).mean() + F.softplus(-real_out).mean()
+                    else:
+                        d_loss = 0.5 * (F.mse_loss(real_out, torch.ones_like(real_out)) + F.mse_loss(fake_out, torch.zeros_like(fake_out)))
+                if r1:  # R1: the gradient norm on real images, every r1_every steps, scaled by r1_every (lazy regularisation)
+                    grad, = torch.autograd.grad(real_out.sum(), real, create_graph=True)
+                    d_loss = d_loss + D_plain.r1_gamma / 2 * grad.square().sum([1, 2, 3]).mean() * r1_every
                 accel.backward(d_loss / k)
         out["l1"] += float(l1.detach()) / k
         out["g_gan"] += float(g_gan.detach()) / k

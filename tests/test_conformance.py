@@ -23,8 +23,10 @@ TABLE = {
         "pix2pix-resnet9": ({"ngf": 8}, {"sizes": (32, 48)}),
         "pix2pix-unet256": ({"ngf": 8, "num_downs": 5}, {"sizes": (32, 64)}),
         "timm-unet": ({"encoder": "mobilenetv3_small_050"}, {"sizes": (32, 64)}),
+        "comodgan-small": ({}, {"sizes": (32, 48)}),
+        "comodgan": ({"levels": 3, "channel_base": 2048, "channel_max": 32, "z_dim": 32, "w_dim": 32, "mapping_layers": 2}, {"sizes": (32, 40)}),
     },
-    "discriminator": {"patchgan": ({"ndf": 8}, {})},
+    "discriminator": {"patchgan": ({"ndf": 8}, {}), "comodgan": ({"levels": 3, "channel_base": 2048, "channel_max": 32}, {})},
     "teacher": {
         "classic": ({}, {}),
         "procedural": ({}, {}),
