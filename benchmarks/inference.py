@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-BACKBONES = {"e2gan-small": {}, "e2gan": {}, "e2gan-large": {}, "pix2pix-resnet9": {}, "pix2pix-unet256": {}}
+BACKBONES = {"e2gan-small": {}, "e2gan": {}, "e2gan-large": {}, "pix2pix-resnet9": {}, "pix2pix-unet256": {},
+             "comodgan": {}}  # Co-Mod-GAN at the original's 256 px channel schedule: the paper's pix2pix-zero-distilled
 
 
 def matmul_gflops(n: int = 2048, reps: int = 5) -> float:

@@ -6,7 +6,7 @@ throughput (images per second) of `train-base` by resolution, batch and number o
 
 Memory: `e2gan train-base` streams N pairs of 512x512 from a data folder (decoded size several times the
 process's peak) through one DataLoader worker; the memory of the whole process tree (trainer + workers, as PSS:
-pages the worker shares with the trainer count once) is sampled every 0.2 s. For contrast, the peak RSS of reading the
+pages the worker shares with the trainer count once) is sampled every 0.5 s. For contrast, the peak RSS of reading the
 same pairs into memory at once (`load_pairs`, what the engine did before streaming).
 Throughput: steps 2.. of short `train-base` runs from their own training log (the first step, with its
 start-up, is left out), at 128 and 256 px, batch 8 and 64, with 1 process and with 2 under `accelerate launch`.
@@ -53,17 +53,23 @@ def make_pairs(folder: Path, count: int, size: int, seed: int = 0) -> Path:
     return folder
 
 
+def _pss_kb(pid: int) -> int:
+    """PSS from /proc/PID/smaps_rollup: cheap to read (the full smaps, which psutil parses, slowed the trainer down)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+
+
 def _tree_rss_mb(proc) -> float:
     import psutil
 
     try:
         procs = [proc, *proc.children(recursive=True)]
-        return sum(p.memory_full_info().pss for p in procs if p.is_running()) / 2**20
-    except psutil.Error:
+        return sum(_pss_kb(p.pid) for p in procs) / 1024
+    except (psutil.Error, OSError, StopIteration):
         return float("nan")
 
 
-def run_sampled(cmd: list[str], every: float = 0.2) -> tuple[list[tuple[float, float]], subprocess.CompletedProcess]:
+def run_sampled(cmd: list[str], every: float = 0.5) -> tuple[list[tuple[float, float]], subprocess.CompletedProcess]:
     import psutil
 
     t0 = time.perf_counter()

@@ -14,6 +14,8 @@ Departures from the original, each for a stated reason:
 - The prompt is ignored: like pix2pix, one Co-Mod-GAN is trained per concept (``text_conditioned = False``).
 - z is drawn from N(0, I) and per-layer noise is added while training; in eval mode z = 0 and no noise, so
   a distilled model edits deterministically.
+- Equalised learning rate is folded into the initialisation (see ``EqualLinear``), and the mapping network has
+  no 0.01 learning-rate multiplier: the engine's Adam settings are shared by every backbone.
 """
 
 from __future__ import annotations
@@ -44,13 +46,16 @@ def _channels(cfg: CoModGANConfig, level: int) -> int:
 
 
 class EqualLinear(nn.Module):
-    """StyleGAN's equalised-learning-rate linear layer."""
+    """StyleGAN's linear layer with leaky ReLU x sqrt(2). StyleGAN's equalised learning rate (weights N(0, 1) scaled
+    by 1/sqrt(fan_in) at run time, lr 0.002) is folded into a He initialisation here: e2gan's engine trains
+    every backbone with Adam at lr 2e-4, and with run-time scaling these layers would move about 20x slower
+    than the other backbones' (measured: 9.98 dB after 100 steps where pix2pix reached 17.1)."""
 
-    def __init__(self, cin, cout, bias_init=0.0, lr_mul=1.0, act=True):
+    def __init__(self, cin, cout, bias_init=0.0, act=True):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin) / lr_mul)
+        self.weight = nn.Parameter(torch.randn(cout, cin) / math.sqrt(cin))
         self.bias = nn.Parameter(torch.full((cout,), float(bias_init)))
-        self.scale, self.lr_mul, self.act = lr_mul / math.sqrt(cin), lr_mul, act
+        self.scale, self.lr_mul, self.act = 1.0, 1.0, act
 
     def extra_macs(self, inputs, output) -> int:  # a functional linear: e2gan.macs cannot see it
         return output.numel() * self.weight.shape[1]
@@ -61,13 +66,13 @@ class EqualLinear(nn.Module):
 
 
 class EqualConv(nn.Module):
-    """Equalised-learning-rate conv with leaky ReLU (the encoder's and the discriminator's layers)."""
+    """Conv with leaky ReLU x sqrt(2) (the encoder's and the discriminator's layers), He-initialised (see EqualLinear)."""
 
     def __init__(self, cin, cout, k=3, down=False, act=True):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin, k, k))
+        self.weight = nn.Parameter(torch.randn(cout, cin, k, k) / math.sqrt(cin * k * k))
         self.bias = nn.Parameter(torch.zeros(cout))
-        self.scale, self.down, self.act, self.pad = 1 / math.sqrt(cin * k * k), down, act, k // 2
+        self.scale, self.down, self.act, self.pad = 1.0, down, act, k // 2
 
     def extra_macs(self, inputs, output) -> int:  # a functional conv: e2gan.macs cannot see it
         return output.numel() * self.weight[0].numel()
@@ -85,12 +90,12 @@ class ModulatedConv(nn.Module):
 
     def __init__(self, cin, cout, style_dim, k=3, up=False, demodulate=True):
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(cout, cin, k, k))
+        self.weight = nn.Parameter(torch.randn(cout, cin, k, k) / math.sqrt(cin * k * k))  # He init (see EqualLinear)
         self.bias = nn.Parameter(torch.zeros(cout))
         self.affine = nn.Linear(style_dim, cin)  # a plain Linear, so that peft can put LoRA on it
         nn.init.normal_(self.affine.weight, std=1 / math.sqrt(style_dim))
         nn.init.ones_(self.affine.bias)
-        self.scale, self.up, self.demodulate, self.pad = 1 / math.sqrt(cin * k * k), up, demodulate, k // 2
+        self.scale, self.up, self.demodulate, self.pad = 1.0, up, demodulate, k // 2
 
     def extra_macs(self, inputs, output) -> int:  # the functional conv (the affine Linear is counted on its own)
         return output.numel() * self.weight[0].numel()
@@ -138,7 +143,7 @@ class CoModGAN(nn.Module):
         )
         self.bottom = EqualConv(ch[L], ch[L])
         self.global_code = EqualLinear(ch[L], cfg.w_dim * 2)
-        self.mapping = nn.Sequential(*[EqualLinear(cfg.z_dim if i == 0 else cfg.w_dim, cfg.w_dim, lr_mul=0.01) for i in range(cfg.mapping_layers)])
+        self.mapping = nn.Sequential(*[EqualLinear(cfg.z_dim if i == 0 else cfg.w_dim, cfg.w_dim) for i in range(cfg.mapping_layers)])
         style_dim = cfg.w_dim * 3  # w, and the encoder's global code (2 * w_dim)
         self.decoder = nn.ModuleList()
         self.to_rgb = nn.ModuleList()
