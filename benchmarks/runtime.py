@@ -46,6 +46,27 @@ def held_out(tmp: Path, prompt: str, count: int = 12):
     return ds.read_images(ds.select(prompt, "train")), ds.read_images(ds.select(prompt, "test"))
 
 
+def op_profile(path, x: np.ndarray, runs: int = 20, threads: int = 2) -> dict[str, float]:
+    """Share of ONNX Runtime's kernel time per op type (its own profiler), over ``runs`` calls."""
+    import collections
+
+    import onnxruntime as ort
+
+    o = ort.SessionOptions()
+    o.intra_op_num_threads, o.inter_op_num_threads, o.enable_profiling = threads, 1, True
+    o.profile_file_prefix = str(Path(path).with_suffix(""))
+    sess = ort.InferenceSession(str(path), o, providers=["CPUExecutionProvider"])
+    for _ in range(runs):
+        sess.run(None, {"image": x})
+    events = json.loads(Path(sess.end_profiling()).read_text())
+    per = collections.Counter()
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            per[e["args"]["op_name"]] += e["dur"]
+    total = sum(per.values())
+    return {op: 100 * t / total for op, t in per.most_common(6)}
+
+
 def attempts(paths: dict, threads: int = 2) -> list[dict]:
     """Both fp32 models under other settings, each setting timed side by side: threads, spinning, graph level, batch."""
     import onnxruntime as ort
@@ -132,8 +153,10 @@ def main(out_dir: str = str(OUT)) -> dict:
             video.append({"side": side, "runtime": runtime, "frames": stats["frames"], "fps": stats["achieved_fps"]})
             print(f"[runtime] video {side}px {runtime}: {stats['achieved_fps']:.1f} FPS", flush=True)
     tried = attempts(paths)
+    profile = {name: op_profile(paths[(name, "fp32")], x) for name in models}
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, 2 threads", "size": SIZE, "rows": rows,
-           "ratios": ratios, "video": video, "held_out_pairs": len(test_src), "model": CONCEPT_MODEL, "prompt": prompt, "attempts": tried}
+           "ratios": ratios, "video": video, "held_out_pairs": len(test_src), "model": CONCEPT_MODEL, "prompt": prompt, "attempts": tried,
+           "profile": profile}
     atomic_write_json(Path(out_dir) / "runtime.json", res)
     atomic_write_text(Path(out_dir) / "runtime.md", render(res) + "\n")
     return res
@@ -158,6 +181,9 @@ def render(res: dict) -> str:
         md += ["", "Attempts to widen the gap (fp32, both models under the same setting, timed side by side):", "",
                "| setting | e2gan ms/image | pix2pix-resnet9 ms/image | pix2pix / e2gan |", "|---|---|---|---|"]
         md += [f"| {a['setting']} | {a['e2gan_ms']:.1f} | {a['pix2pix_ms']:.1f} | {a['ratio']:.1f}x |" for a in res["attempts"]]
+    if res.get("profile"):
+        md += ["", "Where the fp32 time goes (ONNX Runtime's profiler, share of kernel time, the six largest op types):", ""]
+        md += [f"- {name}: " + ", ".join(f"{op} {share:.0f}%" for op, share in ops.items()) for name, ops in res["profile"].items()]
     md += ["", f"Video end to end (`e2gan apply --input clip.mp4`: decode, edit in batches of 8, H.264 encode), the same e2gan concept:", "",
            "| frame size | runtime | frames | FPS |", "|---|---|---|---|"]
     md += [f"| {v['side']}x{v['side']} | {v['runtime']} | {v['frames']} | {v['fps']:.1f} |" for v in res["video"]]

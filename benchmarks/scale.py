@@ -73,17 +73,19 @@ def run_sampled(cmd: list[str], every: float = 0.5) -> tuple[list[tuple[float, f
     import psutil
 
     t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    ps, samples = psutil.Process(p.pid), []
-    while p.poll() is None:
-        rss = _tree_rss_mb(ps)
-        if rss == rss:
-            samples.append((time.perf_counter() - t0, rss))
-        time.sleep(every)
-    out, err = p.communicate()
+    with tempfile.TemporaryFile("w+") as log:  # a file, not a pipe: an unread pipe fills up and blocks the trainer
+        p = subprocess.Popen(cmd, env=ENV, stdout=log, stderr=subprocess.STDOUT, text=True)
+        ps, samples = psutil.Process(p.pid), []
+        while p.poll() is None:
+            rss = _tree_rss_mb(ps)
+            if rss == rss:
+                samples.append((time.perf_counter() - t0, rss))
+            time.sleep(every)
+        log.seek(0)
+        out = log.read()
     if p.returncode:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{err[-3000:]}")
-    return samples, subprocess.CompletedProcess(cmd, p.returncode, out, err)
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{out[-3000:]}")
+    return samples, subprocess.CompletedProcess(cmd, p.returncode, out, "")
 
 
 def memory(tmp: Path, count: int, steps: int) -> dict:
