@@ -184,7 +184,7 @@ def render(res: dict) -> str:
     if res.get("profile"):
         md += ["", "Where the fp32 time goes (ONNX Runtime's profiler, share of kernel time, the six largest op types):", ""]
         md += [f"- {name}: " + ", ".join(f"{op} {share:.0f}%" for op, share in ops.items()) for name, ops in res["profile"].items()]
-    md += ["", f"Video end to end (`e2gan apply --input clip.mp4`: decode, edit in batches of 8, H.264 encode), the same e2gan concept:", "",
+    md += ["", "Video end to end (`e2gan apply --input clip.mp4`: decode, edit in batches of 8, H.264 encode), the same e2gan concept:", "",
            "| frame size | runtime | frames | FPS |", "|---|---|---|---|"]
     md += [f"| {v['side']}x{v['side']} | {v['runtime']} | {v['frames']} | {v['fps']:.1f} |" for v in res["video"]]
     return "\n".join(md)
