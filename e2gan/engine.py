@@ -62,11 +62,19 @@ def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "
     it must leave the generator in train mode, and its time counts in later rows' ``seconds``.
     With ``out`` and ``cfg.checkpoint_every``, checkpoints go to ``out/checkpoints`` (and on SIGINT/SIGTERM),
     and a run finds the latest valid one there and continues exactly where it stopped (``resume=False``: start over)."""
+    threads_before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _train(student, pairs, cfg, progress, desc, callback, out, resume)
+    finally:  # a library call leaves the caller's thread count as it found it
+        torch.set_num_threads(threads_before)
+
+
+def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resume) -> list[dict]:
     from e2gan.batches import BatchPlan, as_source, micro_batches
     from e2gan.distributed import Consensus, make_accelerator
 
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
     if cfg.grad_accum < 1:
         raise ValueError(f"--grad-accum must be at least 1, not {cfg.grad_accum}")
     accel = make_accelerator(cfg)

@@ -80,3 +80,14 @@ def test_a_better_than_claim_is_strict():
 
     assert summarise([0.0, 0.0, 0.0], strict=True)["verdict"] == "fails"  # identical results are no win
     assert summarise([0.0, 0.0, 0.0])["verdict"] == "holds"  # ... but are "at least as good"
+
+
+def test_training_leaves_the_callers_thread_count_alone(tiny_data):
+    """``--threads`` applies to the run only: a teacher run later in the same process keeps its own threading
+    (an earlier leak made instruct-pix2pix's batch-1 and batch-2 outputs differ in a pixel)."""
+    from e2gan.dataset import load_pairs
+    from e2gan.testing import tiny_student
+
+    before = torch.get_num_threads()
+    train(tiny_student("e2gan-small"), load_pairs(tiny_data, "sepia"), TrainConfig(steps=1, batch_size=2, threads=1), progress=False)
+    assert torch.get_num_threads() == before
