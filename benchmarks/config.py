@@ -24,6 +24,8 @@ class BenchConfig:
     rounds: int = field(default=7, metadata={"help": "interleaved timing rounds per model"})
     block: int = field(default=5, metadata={"help": "back-to-back timed calls per model and round (after one untimed call)"})
     threads: int = field(default=2, metadata={"help": "CPU threads for inference timing"})
+    infer_backbones: tuple[str, ...] = field(default=("e2gan-small", "e2gan", "e2gan-large", "pix2pix-resnet9", "pix2pix-unet256", "comodgan"),
+                                             metadata={"help": "backbones in the inference table (pix2pix-resnet9 is the reference)"})
     sections: tuple[str, ...] = field(default=("inference", "training", "bases", "ablations", "teacher"))
 
     def describe(self) -> str:

@@ -130,8 +130,9 @@ def parse(argv) -> tuple[BenchConfig, Path]:
         if f.name == "sections":
             continue
         flag = "--" + f.name.replace("_", "-")
-        if f.name in ("seeds", "fractions"):
-            ap.add_argument(flag, nargs="+", type=int if f.name == "seeds" else float, default=None, help=f.metadata["help"])
+        if f.name in ("seeds", "fractions", "infer_backbones"):
+            kind = {"seeds": int, "fractions": float, "infer_backbones": str}[f.name]
+            ap.add_argument(flag, nargs="+", type=kind, default=None, help=f.metadata["help"])
         else:
             ap.add_argument(flag, type=type(f.default), default=None, help=f"{f.metadata['help']} (default {f.default})")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent, help="folder for RESULTS.md, results.json and img/")
@@ -175,7 +176,8 @@ def main(argv=None):
     results: dict = {"config": dataclasses.asdict(cfg), "machine": machine(), "seconds": {}}
     keep_earlier_sections(out / "results.json", results, cfg)
     runs = {
-        "inference": lambda: inference.run(rounds=cfg.rounds, size=cfg.infer_size, threads=cfg.threads, block=cfg.block),
+        "inference": lambda: inference.run(rounds=cfg.rounds, size=cfg.infer_size, threads=cfg.threads, block=cfg.block,
+                                           backbones=cfg.infer_backbones),
         "training": lambda: training_cost.run(steps=cfg.cost_steps, p2p_steps=cfg.p2p_steps, size=cfg.cost_size, crops=cfg.crops,
                                               test_crops=cfg.test_crops),
         "bases": lambda: base_ablation.run(steps=cfg.steps, size=cfg.size, seeds=cfg.seeds, crops=cfg.crops, test_crops=cfg.test_crops),

@@ -12,7 +12,8 @@ def test_bench_writes_tables_plots_and_json(tmp_path, capsys):
 
     main(["inference", "training", "bases", "ablations", "--size", "32", "--steps", "2", "--trial-steps", "2", "--seeds", "0", "1",
           "--fractions", "0.25", "0.5", "--crops", "8", "--test-crops", "3", "--cost-size", "32", "--cost-steps", "2", "--p2p-steps", "2",
-          "--rounds", "1", "--out", str(tmp_path)])
+          "--rounds", "1", "--block", "1",
+          "--infer-backbones", "e2gan-small", "e2gan", "e2gan-large", "pix2pix-resnet9", "--out", str(tmp_path)])
     text = (tmp_path / "RESULTS.md").read_text()
     for title in ("## Targets and the paper's claims, checked", "## Inference at 256x256", "## Training cost per concept", "## Base-model ablation", "## LoRA-rank ablation",
                   "## Data ablation: quality vs number of fine-tuning samples"):
@@ -42,7 +43,7 @@ def test_running_one_section_keeps_the_others(tmp_path, capsys):
     """`make bench ARGS=training` after a run updates that section and keeps the rest, if the settings match."""
     from benchmarks.run import main
 
-    tiny = ["--rounds", "1", "--block", "1", "--cost-size", "32", "--cost-steps", "1", "--p2p-steps", "1", "--crops", "4",
+    tiny = ["--rounds", "1", "--block", "1", "--infer-backbones", "e2gan", "pix2pix-resnet9", "--cost-size", "32", "--cost-steps", "1", "--p2p-steps", "1", "--crops", "4",
             "--test-crops", "2", "--out", str(tmp_path)]
     main(["inference", *tiny])
     first = json.loads((tmp_path / "results.json").read_text())
