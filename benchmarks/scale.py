@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ import numpy as np
 from PIL import Image
 
 from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
+from e2gan.testing.net import free_port
 
 OUT = Path(__file__).parent
 ENV = {**os.environ, "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
@@ -113,11 +113,6 @@ def memory(tmp: Path, count: int, steps: int) -> dict:
             "samples": [(round(t - t_train0, 2), round(m, 1)) for t, m in samples]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def throughput_one(data: Path, out: Path, size: int, batch: int, procs: int, steps: int, device: str = "cpu", precision: str = "no") -> dict:
     cores = os.cpu_count() or 1
@@ -128,7 +123,7 @@ def throughput_one(data: Path, out: Path, size: int, batch: int, procs: int, ste
         cmd = [sys.executable, "-m", "e2gan.cli", *common]
     else:
         cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(procs), "--num_machines", "1",
-               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()), "-m", "e2gan.cli", *common]
+               "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()), "-m", "e2gan.cli", *common]
     subprocess.run(cmd, env={**ENV, "OMP_NUM_THREADS": str(max(1, cores // procs))}, capture_output=True, text=True, check=True)
     rows = [json.loads(line) for line in (out / "training_log.jsonl").read_text().splitlines()]
     first, last = rows[0], rows[-1]

@@ -131,6 +131,11 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
             checkpoint.save(out, done, G, D, opt_g, opt_d, extra, cfg.keep_checkpoints)
         accel.wait_for_everyone()
 
+    def mean_losses() -> dict:
+        """This log row's mean losses, averaged over the processes (every process takes part)."""
+        means = accel.reduce(torch.tensor([acc[k] / n_acc for k in acc], device=device), "mean").tolist()
+        return dict(zip(acc, means))
+
     consensus = Consensus(accel, watch_signals=ckpt)
     bar = tqdm(range(start, cfg.steps), desc=desc, unit="step", disable=not (progress and main), dynamic_ncols=True, initial=start,
                total=cfg.steps)
@@ -156,8 +161,7 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
                 acc[k] += losses[k]
             n_acc += 1
             if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
-                means = accel.reduce(torch.tensor([acc[k] / n_acc for k in acc], device=device), "mean").tolist()
-                row = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 3), "lr": cfg.lr * f, **dict(zip(acc, means)), **stats}
+                row = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 3), "lr": cfg.lr * f, **mean_losses(), **stats}
                 log.append(row)
                 bar.set_postfix(l1=f"{row['l1']:.4f}", g=f"{row['g_gan']:.3f}", d=f"{row['d']:.3f}")
                 acc = {k: 0.0 for k in acc}
@@ -175,8 +179,7 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
     if ckpt and step + 1 >= cfg.steps:
         save_checkpoint(cfg.steps)
     if n_acc:  # a time budget ended the run between log steps
-        means = accel.reduce(torch.tensor([acc[k] / n_acc for k in acc], device=device), "mean").tolist()
-        log.append({"step": step, "seconds": round(time.perf_counter() - t0, 3), "lr": 0.0, **dict(zip(acc, means)), **stats})
+        log.append({"step": step, "seconds": round(time.perf_counter() - t0, 3), "lr": 0.0, **mean_losses(), **stats})
     accel.unwrap_model(G_run, keep_fp32_wrapper=False)  # undo accelerate's mixed-precision forward wrapper
     if D_run is not None:
         accel.unwrap_model(D_run, keep_fp32_wrapper=False)

@@ -49,15 +49,19 @@ def build_app(choices: list[str], device: str = "cpu", runtime: str = "torch"):
 
     runners = Runners(device, runtime)
 
-    def edit_image(image, ref, strength):
-        if image is None:
-            raise gr.Error("upload an image or take a webcam frame first")
+    def runner_for(ref, strength):
+        """The concept's runner, or a message on the page (never a traceback)."""
         if not ref:
             raise gr.Error("pick a concept")
         try:
-            runner = runners.get(ref, strength)
+            return runners.get(ref, strength)
         except (ValueError, FileNotFoundError, OSError) as exc:
             raise gr.Error(str(exc)) from None
+
+    def edit_image(image, ref, strength):
+        if image is None:
+            raise gr.Error("upload an image or take a webcam frame first")
+        runner = runner_for(ref, strength)
         t0 = time.perf_counter()
         edited = runner(np.asarray(image)[None, :, :, :3])[0]
         ms = (time.perf_counter() - t0) * 1000
@@ -69,10 +73,7 @@ def build_app(choices: list[str], device: str = "cpu", runtime: str = "torch"):
 
         if not video:
             raise gr.Error("upload a video first")
-        try:
-            runner = runners.get(ref, strength)
-        except (ValueError, FileNotFoundError, OSError) as exc:
-            raise gr.Error(str(exc)) from None
+        runner = runner_for(ref, strength)
         out = Path(tempfile.mkdtemp(prefix="e2gan-serve-")) / "edited.mp4"
         stats = edit_video(runner, video, out, progress=False)
         return str(out), f"{stats['frames']} frames at {stats['fps']:.3g} fps; edited at **{stats['achieved_fps']:.1f} FPS** (decode + edit + encode)"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -18,6 +17,7 @@ from e2gan.config import TrainConfig
 from e2gan.dataset import load_pairs
 from e2gan.engine import train
 from e2gan.testing import tiny_student
+from e2gan.testing.net import free_port
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
 #: 2 processes vs 1 (or 2 accumulated micro-batches vs 1 batch) after 6 Adam steps: the same arithmetic, summed in
@@ -60,11 +60,6 @@ def assert_same_model(a: dict, b: dict, inputs, student=None) -> float:
     return diff
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def _cfg(**kw):
     base = dict(steps=6, batch_size=4, log_every=2, seed=5, device="cpu", threads=1, crop=24)
@@ -90,7 +85,7 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path, tiny_data)
                          env=ENV, capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-              "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()), "-m", "e2gan.cli"]
+              "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()), "-m", "e2gan.cli"]
     two = subprocess.run([*launch, "train-base", *map(str, common), "--batch-size", "2", "--out", str(tmp_path / "two")],
                          env=ENV, capture_output=True, text=True, timeout=600)
     assert two.returncode == 0, two.stderr[-3000:]

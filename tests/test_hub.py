@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import torch
 from e2gan.adapt import finetune
 from e2gan.dataset import load_pairs
 from e2gan.engine import TrainConfig
+from e2gan.testing.net import free_port
 from e2gan.train import train_base
 
 OLAH = shutil.which("olah-cli", path=os.path.dirname(sys.executable))
@@ -47,9 +47,7 @@ def hub(tmp_path_factory, tiny_data):
     (ad_dir / "e2gan_adapter.json").write_text(json.dumps(meta))
     _git_repo(root / "mirrors" / "models" / "e2gan-test" / "tiny-base", base_dir)
     _git_repo(root / "mirrors" / "models" / "e2gan-test" / "tiny-sepia", ad_dir)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     (root / "configs.toml").write_text(
         f'[basic]\nhost = "127.0.0.1"\nport = {port}\nrepos-path = "./repos"\nmirror-scheme = "http"\n'
         f'mirror-netloc = "127.0.0.1:{port}"\nmirror-lfs-netloc = "127.0.0.1:{port}"\nmirrors-path = ["./mirrors"]\n'

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,8 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
+
+from e2gan.testing.net import free_port
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: what a closed network needs: no background connections, no first-run, no GPU, no sandbox (root in CI)
@@ -26,25 +26,14 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
 ARTIFACTS = Path(__file__).parent / "artifacts"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from e2gan.adapt import finetune
-    from e2gan.dataset import PairTensors
-    from e2gan.engine import TrainConfig
-    from e2gan.testing import tiny_student
+    from e2gan.testing.tiny import tiny_invert_adapter
 
     root = tmp_path_factory.mktemp("serve")
-    tiny_student("e2gan-small").save_pretrained(root / "base")
-    src = torch.randint(0, 256, (4, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    finetune(str(root / "base"), PairTensors(src, 255 - src, ["invert"] * 4), root / "invert",
-             TrainConfig(steps=40, batch_size=4, lr=2e-2, gan_weight=0), progress=False)
-    port = _free_port()
+    tiny_invert_adapter(root)
+    port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "e2gan.cli", "serve", "--port", str(port), "--model", str(root / "invert")],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

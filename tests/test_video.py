@@ -7,29 +7,20 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from click.testing import CliRunner
 
 pytest.importorskip("av")
 
 from e2gan.cli import cli  # noqa: E402
-from e2gan.testing import tiny_student  # noqa: E402
 from e2gan.testing.media import make_clip, probe  # noqa: E402
+from e2gan.testing.tiny import tiny_invert_adapter  # noqa: E402
 from e2gan.video import read_frames  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
-    from e2gan.adapt import finetune
-    from e2gan.dataset import PairTensors
-    from e2gan.engine import TrainConfig
-
     root = tmp_path_factory.mktemp("video")
-    tiny_student("e2gan-small").save_pretrained(root / "base")
-    g = torch.Generator().manual_seed(0)
-    src = torch.randint(0, 256, (4, 3, 32, 32), generator=g, dtype=torch.uint8)
-    finetune(str(root / "base"), PairTensors(src, 255 - src, ["invert"] * 4), root / "ad",
-             TrainConfig(steps=40, batch_size=4, lr=2e-2, gan_weight=0), progress=False)
+    tiny_invert_adapter(root, "ad")
     make_clip(root / "clip.mp4", frames=16, width=64, height=48, fps=12)
     return root
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 from PIL import Image
@@ -42,3 +44,18 @@ def tiny_student(backbone: str = "e2gan-small", seed: int = 0, **config):
             if name.startswith("head") or "film" in name:
                 p.normal_(0, 0.05)
     return student.__class__(student.generator.eval(), student.backbone, student.text_encoder, student.text_encoder_name, student.meta)
+
+
+def tiny_invert_adapter(root, name: str = "invert") -> Path:
+    """A tiny base in ``root/base`` and an adapter trained on it to invert colours, in ``root/NAME``: a concept
+    whose edit is plain to see, for tests of the paths that apply one (video, the web page)."""
+    from e2gan.adapt import finetune
+    from e2gan.dataset import PairTensors
+    from e2gan.engine import TrainConfig
+
+    root = Path(root)
+    tiny_student("e2gan-small").save_pretrained(root / "base")
+    src = torch.randint(0, 256, (4, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    finetune(str(root / "base"), PairTensors(src, 255 - src, ["invert"] * 4), root / name,
+             TrainConfig(steps=40, batch_size=4, lr=2e-2, gan_weight=0), progress=False)
+    return root / name
