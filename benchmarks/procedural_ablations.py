@@ -21,8 +21,38 @@ from e2gan.io import atomic_write_json, atomic_write_text
 from e2gan.stats import RULE, summarise
 
 
-def rank_arms(draws: int = 5) -> list[str]:
-    return ["simple", "uniform", *[f"random:draw={d}" for d in range(draws)], "uniform:rank=1", "uniform:rank=4"]
+def rank_arms(draws: int = 5, min_gain: float = 0.1) -> list[str]:
+    return [f"simple:min_gain={min_gain:.2f}", "uniform", *[f"random:draw={d}" for d in range(draws)], "uniform:rank=1", "uniform:rank=4"]
+
+
+def trial_noise(base: str, data, concepts, seeds, trial_steps: int) -> dict:
+    """How much a search trial's score moves when only its seed changes (the same ranks, data and split).
+
+    The simple searcher keeps a doubling when it gains ``min_gain`` dB over the current trial; a gain
+    smaller than the spread of two repeats of one trial is noise. Per concept, the start ranks (1
+    everywhere) are tried once per seed; the noise is the standard deviation of the difference of two
+    such repeats (pooled over concepts: sqrt(2) x the pooled within-concept standard deviation)."""
+    from e2gan.adapt import (
+        SearchContext,
+        lora_candidates,
+        select_layers,
+        split_validation,
+    )
+    from e2gan.dataset import load_pairs
+    from e2gan.student import Student
+
+    per = {}
+    for concept in concepts:
+        student = Student.from_pretrained(base)
+        chosen = select_layers({}, "paper", 8, 0.8, student.generator)
+        assert chosen and all(n in lora_candidates(student.generator) for n in chosen)
+        fit, val = split_validation(load_pairs(data, concept, "train"), seed=0)
+        per[concept] = [SearchContext(student, chosen, None, fit, val, trial_steps=trial_steps, seed=s).trial({n: 1 for n in chosen})
+                        for s in seeds]
+        print(f"[trial noise] {concept}: {', '.join(f'{v:.2f}' for v in per[concept])} dB", flush=True)
+    within = statistics.mean(statistics.variance(v) for v in per.values())
+    return {"trial_steps": trial_steps, "seeds": list(seeds), "per_concept": per, "sd_trial": within ** 0.5,
+            "sd_difference": (2 * within) ** 0.5}
 
 
 def claims(result: dict, ours: str, others: list[str]) -> list[dict]:
@@ -64,9 +94,42 @@ def markdown(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def redundant_pool(out: Path, concepts, size: int, count: int, dominant: str, share: float, test_crops: int, seed: int = 0) -> Path:
+    """Training pairs from a redundant photo folder: ``share`` of ``count`` crops come from one photo
+    (``dominant``, as a burst or a time-lapse fills a real folder), the rest from the other training
+    photos; test pairs are crops of the held-out photos, as in the transfer gate.
+
+    On the plain pool (equal crops of every photo) a random 10% already covers what the concept does,
+    so all data beat it by only +0.20 dB and selection had nothing to win. Here a random subset is
+    mostly one photo, while the whole pool, and a subset that covers it, see every photo. Resumable."""
+    from e2gan.samples import colour_photos, random_crops, split_photos
+    from e2gan.teach import teach
+
+    train_ph, test_ph = split_photos(colour_photos())
+    if dominant not in train_ph:
+        raise ValueError(f"--pool-dominant {dominant!r} is not a training photo; pick one of {sorted(train_ph)}")
+    many = round(share * count)
+    crops = random_crops({dominant: train_ph[dominant]}, many, size, seed)
+    crops += random_crops({k: v for k, v in train_ph.items() if k != dominant}, count - many, size, seed + 1)
+    teach("procedural", list(concepts), crops, out, size=size, seed=seed, split="train", progress=False)
+    teach("procedural", list(concepts), random_crops(test_ph, test_crops, size, seed + 1000), out, size=size, seed=seed, split="test",
+          progress=False)
+    return out
+
+
+def held_out_concepts(data, per_kind: int) -> list[str]:
+    """The first ``per_kind`` held-out concepts of each kind (seen primitives, an unseen primitive) that
+    ``data`` has train and test pairs of (the transfer gate's data)."""
+    from e2gan.compare import concepts_with_test_pairs
+    from e2gan.registry import create_teacher
+
+    ready = concepts_with_test_pairs([data])
+    held = create_teacher("procedural").held_out()
+    return [c for kind in ("seen-primitives", "unseen-primitive") for c in [x for x in held[kind] if x in ready][:per_kind]]
+
+
 def main(argv=None):
     from e2gan.compare import run_compare
-    from e2gan.dataset import PairedDataset
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--base", default="zoo:procedural-base")
@@ -74,10 +137,18 @@ def main(argv=None):
     ap.add_argument("--out", default="benchmarks/procedural_ablations")
     ap.add_argument("--steps", type=int, default=200)
     ap.add_argument("--trial-steps", type=int, default=60)
+    ap.add_argument("--min-gain", type=float, default=None,
+                    help="the simple searcher's gain threshold (dB); default: twice the measured trial-to-trial noise")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--fractions", type=float, nargs="+", default=[0.05, 0.1, 0.2])
     ap.add_argument("--draws", type=int, default=5, help="random rank draws, and random subsets per fraction")
     ap.add_argument("--parts", nargs="+", default=["ranks", "data"])
+    ap.add_argument("--pool", default="benchmarks/procedural_ablations/pool",
+                    help="the data ablation's redundant pool (made here from the shipped photos; see redundant_pool)")
+    ap.add_argument("--pool-size", type=int, default=200, help="training pairs per concept in the pool")
+    ap.add_argument("--pool-dominant", default="hubble_deep_field", help="the photo that fills most of the pool")
+    ap.add_argument("--pool-share", type=float, default=0.9, help="the dominant photo's share of the pool")
+    ap.add_argument("--data-steps", type=int, default=None, help="LoRA steps of the data ablation (default: --steps)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--per-kind", type=int, default=4, help="held-out concepts of each kind (seen primitives, unseen primitive)")
     a = ap.parse_args(argv)
@@ -85,28 +156,26 @@ def main(argv=None):
 
     torch.set_num_threads(a.threads)
     out = Path(a.out)
-    ds = PairedDataset(a.data)
-    have = {}
-    for r in ds.records:
-        have.setdefault(r.prompt, set()).add(r.split)
-    from e2gan.registry import create_teacher
-
-    ready = {c for c, s in have.items() if {"train", "test"} <= s}
-    held = create_teacher("procedural").held_out()
-    concepts = [c for kind in ("seen-primitives", "unseen-primitive") for c in [x for x in held[kind] if x in ready][: a.per_kind]]
+    concepts = held_out_concepts(a.data, a.per_kind)
     common = dict(base=a.base, concepts=concepts, steps=a.steps, seeds=tuple(a.seeds), datasets=[a.data], runs=out / "runs",
                   trial_steps=a.trial_steps)
     res = {"base": a.base, "concepts": concepts, "seeds": a.seeds, "steps": a.steps, "size": None}
     if "ranks" in a.parts:
-        arms = rank_arms(a.draws)
+        noise = res["trial_noise"] = trial_noise(a.base, a.data, concepts, a.seeds, a.trial_steps)
+        res["min_gain"] = a.min_gain if a.min_gain is not None else max(0.1, 2 * noise["sd_difference"])
+        arms = rank_arms(a.draws, res["min_gain"])
         r = run_compare("searcher", arms, out / "ranks", **common)
         res["size"] = r["size"]
         res["ranks"] = r
         randoms = [s for s in arms if s.startswith("random")]
-        res["ranks_claims"] = claims(r, "simple", ["uniform", "uniform:rank=1", "uniform:rank=4"]) + [pooled(r, "simple", randoms, "random (5 draws)")]
+        res["ranks_claims"] = (claims(r, arms[0], ["uniform", "uniform:rank=1", "uniform:rank=4"])
+                               + [pooled(r, arms[0], randoms, f"random ({a.draws} draws)")])
     if "data" in a.parts:
         names = ["all", "kmeans", *[f"random:draw={d}" for d in range(a.draws)]]
-        r = run_compare("selector", names, out / "data", fractions=a.fractions, **common)
+        pool = redundant_pool(Path(a.pool), concepts, 64, a.pool_size, a.pool_dominant, a.pool_share, 24)
+        res["pool"] = {"folder": a.pool, "size": a.pool_size, "dominant": a.pool_dominant, "share": a.pool_share}
+        r = run_compare("selector", names, out / "data", fractions=a.fractions,
+                        **{**common, "datasets": [pool], "steps": a.data_steps or a.steps})
         res["size"] = r["size"]
         res["data"] = r
         res["data_claims"] = []
@@ -114,10 +183,14 @@ def main(argv=None):
             tag = f"{100 * f:g}%"
             randoms = [f"random:draw={d} {tag}" for d in range(a.draws)]
             res["data_claims"].append(pooled(r, f"kmeans {tag}", randoms, f"random {tag} ({a.draws} draws)"))
-        pool = pooled(r, "all", [f"random:draw={d} 10%" for d in range(a.draws)], "random 10%")
-        if pool:
-            res["data_pool"] = {**pool, "fraction": 0.1, "verdict_1db": "holds" if pool["low"] >= 1.0 else
-                                ("fails" if pool["high"] < 1.0 else "inconclusive")}
+        gap = pooled(r, "all", [f"random:draw={d} 10%" for d in range(a.draws)], "random 10%")
+        if gap:
+            res["data_pool"] = {**gap, "fraction": 0.1, "verdict_1db": "holds" if gap["low"] >= 1.0 else
+                                ("fails" if gap["high"] < 1.0 else "inconclusive")}
+    if (out / "ablations.json").exists():  # the parts run separately (e.g. one per core): keep the other part's result
+        import json
+
+        res = {**json.loads((out / "ablations.json").read_text()), **res}
     atomic_write_json(out / "ablations.json", res)
     atomic_write_text(out / "ablations.md", markdown(res))
     print(markdown(res))

@@ -214,8 +214,9 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
 
     ``layers`` is a mode of :func:`select_layers` or an explicit list of module names.
-    Without an explicit ``budget``, searchers other than ``uniform`` get ``budget_fraction`` of the
-    parameters of uniform rank 4 on the chosen layers (the paper's "4x")."""
+    Without an explicit ``budget``, every searcher but one given a fixed rank (``uniform:rank=4``) gets
+    ``budget_fraction`` of the parameters of uniform rank 4 on the chosen layers (the paper's "4x"), so
+    searched, random and ``uniform`` (the largest uniform rank that fits) compete at one weight budget."""
     from e2gan.registry import create_scorer, create_searcher, create_selector
     from e2gan.student import Student
 
@@ -247,7 +248,7 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
 
     t2 = time.perf_counter()
     s_name, s_settings = parse_spec(search)
-    if budget is None and s_name != "uniform":
+    if budget is None and not (s_name == "uniform" and s_settings.get("rank") is not None):
         budget = int(budget_fraction * budget_of(student.generator, chosen, 4))
     fit, val = split_validation(pairs, seed=seed) if len(pairs) > 4 else (pairs, pairs)
     ctx = SearchContext(student, chosen, budget, fit, val, trial_steps=trial_steps, seed=seed, lr=cfg.lr)

@@ -54,6 +54,17 @@ def test_adapt_end_to_end_with_every_choice(base, pairs, tmp_path):
     assert loaded.meta["adapter"]["adapt"]["searcher"] == "greedy"
 
 
+def test_uniform_without_a_rank_competes_at_the_searchers_budget(base, pairs, tmp_path):
+    """The ranks ablation's "uniform at the same budget" arm: without ``rank`` it fits the default budget
+    (it used to get no budget at all and took rank 64); with ``rank`` it is the paper's fixed 1x/4x."""
+    cfg = TrainConfig(steps=1, batch_size=2, gan_weight=0)
+    _, _, fitted = adapt(str(base), pairs, tmp_path / "u", search="uniform", cfg=cfg, progress=False)
+    _, _, simple = adapt(str(base), pairs, tmp_path / "s", search="simple:rounds=1", cfg=cfg, trial_steps=1, progress=False)
+    _, _, fixed = adapt(str(base), pairs, tmp_path / "4", search="uniform:rank=4", cfg=cfg, progress=False)
+    assert fitted["budget"] == simple["budget"] and fitted["trainable_parameters"] <= fitted["budget"]
+    assert fixed["budget"] is None and fixed["trainable_parameters"] > fitted["budget"]
+
+
 def test_compare_writes_table_json_and_plot(tmp_path, base):
     from e2gan.compare import run_compare
 

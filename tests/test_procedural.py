@@ -87,6 +87,14 @@ def test_representative_concepts_cover_the_clusters_of_effects():
     assert e2gan.create_concept_selector("single", prompt="c7").select(pool, 4, 0, effects) == ["c7"]
 
 
+def test_random_concept_draws_are_independent_and_repeatable():
+    pool = [f"c{i}" for i in range(200)]
+    draws = [e2gan.create_concept_selector("random", draw=d).select(pool, 8, 0) for d in range(3)]
+    assert draws[0] == e2gan.create_concept_selector("random").select(pool, 8, 0)  # draw 0 is the seed's own draw
+    assert len({tuple(d) for d in draws}) == 3 and all(len(set(d)) == 8 for d in draws)
+    assert draws[1] == e2gan.create_concept_selector("random", draw=1).select(pool, 8, 0)
+
+
 def test_train_base_picks_and_teaches_concepts(tmp_path):
     res = CliRunner().invoke(cli, ["train-base", "--teacher", "procedural", "--concepts", "random:count=3", "--crops", "4", "--size", "32",
                                    "--data", str(tmp_path / "data"), "--out", str(tmp_path / "base"), "--backbone", "e2gan-small",

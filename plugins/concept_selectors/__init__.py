@@ -26,11 +26,21 @@ class RepresentativeSelector:
         return [pool[i] for i in k_medoids(x, count, seed, self.iters)]
 
 
+def _rng(seed: int, draw: int) -> random.Random:
+    """``draw`` 0 is the seed's own draw; other draws are independent ones (the ablation's 3 random bases)."""
+    return random.Random(seed + 1_000_003 * draw)
+
+
 class RandomConceptSelector:
+    """``count`` concepts drawn uniformly from the pool; ``draw=N`` gives another independent draw for the same seed."""
+
     needs_effects = False
 
+    def __init__(self, draw: int = 0):
+        self.draw = int(draw)
+
     def select(self, pool, count, seed=0, effects=None):
-        return sorted(random.Random(seed).sample(list(pool), min(count, len(pool))), key=list(pool).index)
+        return sorted(_rng(seed, self.draw).sample(list(pool), min(count, len(pool))), key=list(pool).index)
 
 
 class SingleConceptSelector:
@@ -38,15 +48,15 @@ class SingleConceptSelector:
 
     needs_effects = False
 
-    def __init__(self, prompt: str | None = None):
-        self.prompt = prompt
+    def __init__(self, prompt: str | None = None, draw: int = 0):
+        self.prompt, self.draw = prompt, int(draw)
 
     def select(self, pool, count, seed=0, effects=None):
         if self.prompt is not None:
             if self.prompt not in pool:
                 raise ValueError(f"single:prompt={self.prompt!r} is not in the pool of {len(pool)} concepts")
             return [self.prompt]
-        return [random.Random(seed).choice(list(pool))]
+        return [_rng(seed, self.draw).choice(list(pool))]
 
 
 def k_medoids(x, k: int, seed: int = 0, iters: int = 100) -> list[int]:
