@@ -105,3 +105,22 @@ def base_ablation(r: dict, path: Path) -> None:
     ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     atomic_save_figure(fig, path)
+
+
+def claims(rows: list[dict], path: Path, title: str) -> None:
+    """A forest plot: each claim's mean paired difference (ours - other) with its bootstrap 95% interval,
+    coloured by verdict, against the zero line (the rule's threshold)."""
+    plt = _plt()
+    colour = {"holds": "tab:green", "fails": "tab:red", "inconclusive": "tab:grey"}
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2), dpi=110)
+    for i, c in enumerate(rows):
+        ax.errorbar([c["mean"]], [i], xerr=[[c["mean"] - c["low"]], [c["high"] - c["mean"]]], fmt="o", capsize=4,
+                    color=colour.get(c["verdict"], "black"))
+    ax.axvline(0, color="black", lw=0.8)
+    ax.set_yticks(range(len(rows)), [c["label"] for c in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("ours - other, dB: mean, 95% bootstrap interval (green holds, red fails, grey inconclusive)", fontsize=7)
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3, axis="x")
+    fig.tight_layout()
+    atomic_save_figure(fig, path)

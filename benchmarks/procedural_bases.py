@@ -87,7 +87,7 @@ def run(bases: Path, data: str, out: Path, concepts: list[str], seeds, steps: in
     return result
 
 
-def markdown(res: dict, made: dict) -> str:
+def markdown(res: dict, made: dict, plot: str | None = None) -> str:
     lines = ["### Bases: representative concepts against random ones and a single one", "",
              f"Five bases trained with one recipe ({made['steps']} steps of batch {made['batch']}, lr {made['lr']}, 64 px, coordinate channels, "
              f"{made['crops']} crops per concept, `python -m benchmarks.procedural_bases make`), differing only in their concepts "
@@ -102,6 +102,8 @@ def markdown(res: dict, made: dict) -> str:
     lines += ["", "| ours | other | ours - other, dB [95% CI] | n | verdict |", "|---|---|---|---|---|"]
     for c in res["claims"]:
         lines.append(f"| {c['ours']} | {c['other']} | {c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}] | {c['n']} | **{c['verdict']}** |")
+    if plot:
+        lines += ["", f"![base ablation]({plot})"]
     return "\n".join(lines) + "\n"
 
 
@@ -137,8 +139,12 @@ def main(argv=None):
     res = run(bases, a.data, out, held_out_concepts(a.data, a.per_kind), a.seeds, a.steps)
     res["made"] = made
     atomic_write_json(out / "bases.json", res)
-    atomic_write_text(out / "bases.md", markdown(res, made))
-    print(markdown(res, made))
+    from benchmarks.plots import claims
+
+    claims([{**c, "label": f"{c['ours']} - {c['other']}"} for c in res["claims"]], out / "bases.png",
+           "bases: representative - other (paired over concepts x seeds)")
+    atomic_write_text(out / "bases.md", markdown(res, made, "bases.png"))
+    print(markdown(res, made, "bases.png"))
 
 
 if __name__ == "__main__":

@@ -106,9 +106,43 @@ def render(out: Path) -> Path:
 #: benchmarks run by their own commands (hours, or their own processes), included in RESULTS.md when present
 SEPARATE = (("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
             ("procedural_ablations/ablations.md", "procedural_ablations/", "python -m benchmarks.procedural_ablations"),
+            ("text_encoders/text_encoders.md", "text_encoders/", "python -m benchmarks.text_encoders"),
+            ("procedural_bases/bases.md", "procedural_bases/", "python -m benchmarks.procedural_bases make && python -m benchmarks.procedural_bases run"),
             ("memory.md", "", "python -m benchmarks.memory"),
             ("scale.md", "", "python -m benchmarks.scale"),
             ("runtime.md", "", "python -m benchmarks.runtime"))
+
+
+#: ``--fidelity``: issue 10's full protocol on the procedural teacher, as stages of commands; the commands of
+#: one stage run side by side (one torch thread each, so two cores are used), stages one after the other.
+#: Every command keeps its finished runs, so a stopped protocol resumes where it was.
+FIDELITY = (
+    [["benchmarks.transfer", "--seeds", "0", "1", "--arms", "lora", "scratch", "full", "--shard", f"{i}/2"] for i in range(2)],
+    [["benchmarks.transfer", "--report", "--seeds", "0", "1", "--arms", "lora", "scratch", "full", "lora-all"]],
+    [["benchmarks.procedural_ablations", "--parts", "ranks", "--seeds", "0", "1", "2", "--steps", "200"],
+     ["benchmarks.procedural_ablations", "--parts", "data", "--seeds", "0", "1", "2", "--data-steps", "100"]],
+    [["benchmarks.procedural_bases", "make", "--jobs", "2"]],
+    [["benchmarks.procedural_bases", "run", "--seeds", "0", "1", "2"], ["benchmarks.text_encoders"]],
+)
+
+
+def fidelity(out: Path, stages=FIDELITY) -> None:
+    """Run the stages (hours on 2 CPU cores; each command's output goes to OUT/fidelity-logs/), then render."""
+    import subprocess
+
+    logs = out / "fidelity-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    for stage in stages:
+        procs = []
+        for args in stage:
+            log = logs / ("-".join(a.replace("/", "of") for a in args if not a.startswith("-"))[:80].replace(".", "_") + ".log")
+            print(f"[fidelity] python -m {' '.join(args)}  (log: {log})", flush=True)
+            procs.append((args, subprocess.Popen([sys.executable, "-m", *args], stdout=log.open("a"), stderr=subprocess.STDOUT, env=env)))
+        failed = [(a, rc) for a, p in procs if (rc := p.wait())]
+        if failed:
+            raise SystemExit(f"[fidelity] python -m {' '.join(failed[0][0])} failed (exit {failed[0][1]}); its log is in {logs}")
+    print(f"results: {render(out).resolve()}")
 
 
 def separate_sections(out: Path) -> list[str]:
@@ -126,6 +160,8 @@ def parse(argv) -> tuple[BenchConfig, Path]:
     ap.add_argument("sections", nargs="*", choices=[[], *SECTIONS], metavar="SECTION", help=f"any of {', '.join(SECTIONS)} (default: all)")
     ap.add_argument("--render", action="store_true", help="only redraw img/ and rewrite RESULTS.md from OUT/results.json")
     ap.add_argument("--full", action="store_true", help="the paper's protocol: 256x256, long training, 3 seeds (meant for a GPU)")
+    ap.add_argument("--fidelity", action="store_true", help="issue 10's protocol on the procedural teacher: the transfer gate (2 seeds), "
+                                                            "the ranks, data and bases ablations (hours on 2 CPU cores; resumable)")
     for f in dataclasses.fields(BenchConfig):
         if f.name == "sections":
             continue
@@ -139,6 +175,9 @@ def parse(argv) -> tuple[BenchConfig, Path]:
     a = ap.parse_args(argv)
     if a.render:
         print(f"results: {render(a.out).resolve()}")
+        sys.exit(0)
+    if a.fidelity:
+        fidelity(a.out)
         sys.exit(0)
     given = {f.name: getattr(a, f.name) for f in dataclasses.fields(BenchConfig) if f.name != "sections" and getattr(a, f.name) is not None}
     given = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items()}

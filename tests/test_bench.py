@@ -54,3 +54,29 @@ def test_running_one_section_keeps_the_others(tmp_path, capsys):
     main(["training", *tiny, "--rounds", "2"])  # other settings: the earlier inference no longer belongs with these results
     assert "inference" not in json.loads((tmp_path / "results.json").read_text())
     assert "made with other settings" in capsys.readouterr().out
+
+
+def test_fidelity_stops_at_a_failed_stage_and_names_its_log(tmp_path):
+    from benchmarks.run import fidelity
+
+    with pytest.raises(SystemExit, match="no_such_module_e2gan failed.*fidelity-logs"):
+        fidelity(tmp_path, stages=[[["json.tool", "--help"]], [["no_such_module_e2gan"]], [["json.tool", "--never-reached"]]])
+    logs = sorted(p.name for p in (tmp_path / "fidelity-logs").iterdir())
+    assert len(logs) == 2 and not (tmp_path / "RESULTS.md").exists()
+
+
+def test_text_encoder_geometry_helpers():
+    import torch
+
+    import e2gan
+    from benchmarks.text_encoders import claims, sentence, spearman
+
+    assert spearman(torch.tensor([1.0, 2, 3, 4]), torch.tensor([10.0, 20, 30, 40])) == pytest.approx(1.0)
+    assert spearman(torch.tensor([1.0, 2, 3, 4]), torch.tensor([4.0, 3, 2, 1])) == pytest.approx(-1.0)
+    enc = e2gan.create_text_encoder("hashed-words")  # no sentence(): the masked mean of its word vectors
+    s = sentence(enc, ["warm light", "warm light", "pixel art"])
+    assert torch.allclose(s.norm(dim=1), torch.ones(3)) and torch.allclose(s[0], s[1]) and float(s[0] @ s[2]) < 0.99
+    rows = [{"encoder": e, "prompt": p, "kind": "seen-primitives", "spearman": v, "regret": 1 - v}
+            for e, vals in (("a", [0.5, 0.6, 0.7]), ("b", [0.1, 0.2, 0.3])) for p, v in zip("xyz", vals)]
+    first = claims(rows, ["a", "b"])[0]
+    assert first["metric"] == "spearman" and first["mean"] == pytest.approx(0.4) and first["verdict"] == "holds"
