@@ -65,6 +65,22 @@ def test_uniform_without_a_rank_competes_at_the_searchers_budget(base, pairs, tm
     assert fixed["budget"] is None and fixed["trainable_parameters"] > fitted["budget"]
 
 
+def test_pair_features_are_computed_once_per_pair_set(base, pairs, monkeypatch):
+    import e2gan.adapt as adapt_mod
+
+    calls = []
+    real = adapt_mod.image_features
+    monkeypatch.setattr(adapt_mod, "image_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    student = Student.from_pretrained(base)
+    first = adapt_mod.pair_features(student, pairs)
+    kept = first.clone()
+    first += 1  # a caller may change its copy
+    again = adapt_mod.pair_features(student, pairs)
+    assert len(calls) == 2 and torch.equal(again, kept)  # sources and targets, once
+    adapt_mod.pair_features(student, pairs.subset([0, 1]))
+    assert len(calls) == 4
+
+
 def test_compare_writes_table_json_and_plot(tmp_path, base):
     from e2gan.compare import run_compare
 
