@@ -181,12 +181,17 @@ def main(argv=None):
     ap.add_argument("--data-steps", type=int, default=None, help="LoRA steps of the data ablation (default: --steps)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--per-kind", type=int, default=4, help="held-out concepts of each kind (seen primitives, unseen primitive)")
+    ap.add_argument("--shard", default=None, help="i/n: run only every n-th concept from the i-th (one process per core), write no "
+                                                  "report; a run without --shard then reports from the kept runs")
     a = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(a.threads)
     out = Path(a.out)
     concepts = held_out_concepts(a.data, a.per_kind)
+    if a.shard:
+        i, n = map(int, a.shard.split("/"))
+        concepts = concepts[i::n]
     common = dict(base=a.base, concepts=concepts, steps=a.steps, seeds=tuple(a.seeds), datasets=[a.data], runs=out / "runs",
                   trial_steps=a.trial_steps)
     res = {"base": a.base, "concepts": concepts, "seeds": a.seeds, "steps": a.steps, "size": None}
@@ -217,6 +222,9 @@ def main(argv=None):
         if gap:
             res["data_pool"] = {**gap, "fraction": 0.1, "verdict_1db": "holds" if gap["low"] >= 1.0 else
                                 ("fails" if gap["high"] < 1.0 else "inconclusive")}
+    if a.shard:
+        print(f"[ablations] shard {a.shard} done; rerun without --shard for the report", flush=True)
+        return
     if (out / "ablations.json").exists():  # the parts run separately (e.g. one per core): keep the other part's result
         import json
 

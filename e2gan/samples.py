@@ -55,9 +55,25 @@ def shipped_photos() -> dict[str, Image.Image]:
     return photos
 
 
-def colour_photos() -> dict[str, Image.Image]:
-    """The shipped photos that are in colour (grey textures would teach colour concepts nothing)."""
-    return {k: v for k, v in shipped_photos().items() if k not in SKIMAGE_GREY}
+def colour_photos(folder=None) -> dict[str, Image.Image]:
+    """The shipped photos that are in colour (grey textures would teach colour concepts nothing), plus
+    those of ``folder`` (written by ``e2gan photos``) when given."""
+    photos = {k: v for k, v in shipped_photos().items() if k not in SKIMAGE_GREY}
+    if folder:
+        from e2gan.photos import photo_folder
+
+        for split in photo_folder(folder).values():
+            photos.update(split)
+    return photos
+
+
+def held_out_names(folder=None) -> tuple[str, ...]:
+    """The photos kept for testing: the shipped ones' and those ``folder``'s SOURCES.json marks as test."""
+    if not folder:
+        return HELD_OUT
+    from e2gan.photos import photo_folder
+
+    return HELD_OUT + tuple(photo_folder(folder)["test"])
 
 
 def random_crops(photos: dict[str, Image.Image], count: int, size: int, seed: int = 0) -> list[tuple[str, Image.Image]]:
@@ -88,13 +104,16 @@ def split_photos(photos: dict[str, Image.Image], held_out=HELD_OUT):
 
 
 def teach_shipped_crops(teacher: str, concepts, data, size: int, crops: int, test_crops: int = 0, seed: int = 0,
-                        colour_only: bool = False, teacher_obj=None, progress: bool = False, shard: tuple[int, int] = (0, 1)):
+                        colour_only: bool = False, teacher_obj=None, progress: bool = False, shard: tuple[int, int] = (0, 1), photos=None):
     """Teach ``concepts`` on random crops of the shipped photos: ``crops`` of the training photos as the
     train split, ``test_crops`` of the held-out photos as the test split (the offline default data).
-    ``colour_only`` keeps grey textures out (they teach colour concepts nothing). Resumable."""
+    ``colour_only`` keeps grey textures out (they teach colour concepts nothing); ``photos``: a folder from
+    ``e2gan photos`` whose photos join the shipped ones (colour concepts only). Resumable."""
     from e2gan.teach import teach
 
-    train_ph, test_ph = split_photos(colour_photos() if colour_only else shipped_photos())
+    if photos and not colour_only:
+        raise ValueError("fetched photos (--photos) are for colour concepts: pass colour_only=True")
+    train_ph, test_ph = split_photos(colour_photos(photos) if colour_only else shipped_photos(), held_out_names(photos))
     summaries = []
     if crops:
         summaries.append(teach(teacher, concepts, random_crops(train_ph, crops, size, seed), data, size=size, seed=seed, split="train",
