@@ -101,7 +101,8 @@ def markdown(res: dict, plot: str | None = None) -> str:
                   f"ranks trained with {len(n['seeds'])} seeds per concept): a trial's PSNR moves by {n['sd_trial']:.3f} dB (sd), the difference "
                   f"of two repeats by {n['sd_difference']:.3f} dB; the search keeps a doubling only when it gains at least "
                   f"**{res['min_gain']:.2f} dB** (twice the difference's noise, and no less than 0.1 dB).", "",
-                  "| strategy | PSNR dB (min-max over seeds) | trainable LoRA weights | search steps |", "|---|---|---|---|"]
+                  "| strategy | PSNR dB (min-max over seeds) | trainable LoRA weights | search steps |", "|---|---|---|---|",
+                  *_baseline_rows(res, 2)]
         for r in parts["ranks"]["summary"]:
             lines.append(f"| {r['strategy']} | {r['psnr']:.2f} ({r['psnr_min']:.2f}-{r['psnr_max']:.2f}) | {r['trainable']:,.0f} | {r['search_steps']:.0f} |")
     else:
@@ -114,7 +115,7 @@ def markdown(res: dict, plot: str | None = None) -> str:
                       "the test pairs are crops of the held-out photos. On the plain pool (equal crops of every photo) all data beat random "
                       "10% by only +0.20 dB [+0.14, +0.27]: selection had nothing to win there. k-means runs on normalised features of "
                       "sources and targets; each random fraction is 5 draws, compared with their mean per concept and seed.", "",
-                      "| strategy | PSNR dB (min-max over seeds) | pairs used |", "|---|---|---|"]
+                      "| strategy | PSNR dB (min-max over seeds) | pairs used |", "|---|---|---|", *_baseline_rows(res, 1)]
         for r in parts["data"]["summary"]:
             lines.append(f"| {r['strategy']} | {r['psnr']:.2f} ({r['psnr_min']:.2f}-{r['psnr_max']:.2f}) | {r['data_used']:.0f} |")
     if "data_pool" in res:
@@ -145,6 +146,21 @@ def redundant_pool(out: Path, concepts, size: int, count: int, dominant: str, sh
     teach("procedural", list(concepts), random_crops(test_ph, test_crops, size, seed + 1000), out, size=size, seed=seed, split="test",
           progress=False)
     return out
+
+
+def baselines(base: str, data, concepts) -> dict:
+    """Mean PSNR over ``concepts`` of returning the source unchanged and of the base without an adapter, on
+    the test pairs: a student is only worth its training where it beats both."""
+    from e2gan.evaluate import Identity, evaluate
+    from e2gan.student import Student
+
+    student = Student.from_pretrained(base)
+    return {name: statistics.mean(m["psnr"] for m in evaluate(model, data, concepts, "test").values())
+            for name, model in (("identity (source unchanged)", Identity()), ("base alone (no adapter)", student))}
+
+
+def _baseline_rows(res: dict, cells: int) -> list[str]:
+    return [f"| {name} | {v:.2f} |" + " |" * cells for name, v in res.get("baselines", {}).items()]
 
 
 def held_out_concepts(data, per_kind: int) -> list[str]:
@@ -194,7 +210,8 @@ def main(argv=None):
         concepts = concepts[i::n]
     common = dict(base=a.base, concepts=concepts, steps=a.steps, seeds=tuple(a.seeds), datasets=[a.data], runs=out / "runs",
                   trial_steps=a.trial_steps)
-    res = {"base": a.base, "concepts": concepts, "seeds": a.seeds, "steps": a.steps, "size": None}
+    res = {"base": a.base, "concepts": concepts, "seeds": a.seeds, "steps": a.steps, "size": None,
+           "baselines": baselines(a.base, a.data, concepts)}
     if "ranks" in a.parts:
         noise = res["trial_noise"] = trial_noise(a.base, a.data, concepts, a.seeds, a.trial_steps)
         res["min_gain"] = a.min_gain if a.min_gain is not None else max(0.1, 2 * noise["sd_difference"])
