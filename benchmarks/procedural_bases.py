@@ -88,7 +88,7 @@ def run(bases: Path, data: str, out: Path, concepts: list[str], seeds, steps: in
 
 
 def markdown(res: dict, made: dict, plot: str | None = None) -> str:
-    lines = ["### Bases: representative concepts against random ones and a single one", "",
+    lines = ["## Bases ablation on the procedural teacher: representative concepts against random ones and a single one", "",
              f"Five bases trained with one recipe ({made['steps']} steps of batch {made['batch']}, lr {made['lr']}, 64 px, coordinate channels, "
              f"{made['crops']} crops per concept, `python -m benchmarks.procedural_bases make`), differing only in their concepts "
              f"({made['concepts']} picked by the concept-selector plugin from the procedural base pool; one for `single`). Then LoRA "

@@ -106,8 +106,8 @@ def render(out: Path) -> Path:
 #: benchmarks run by their own commands (hours, or their own processes), included in RESULTS.md when present
 SEPARATE = (("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
             ("procedural_ablations/ablations.md", "procedural_ablations/", "python -m benchmarks.procedural_ablations"),
-            ("text_encoders/text_encoders.md", "text_encoders/", "python -m benchmarks.text_encoders"),
             ("procedural_bases/bases.md", "procedural_bases/", "python -m benchmarks.procedural_bases make && python -m benchmarks.procedural_bases run"),
+            ("text_encoders/text_encoders.md", "text_encoders/", "python -m benchmarks.text_encoders"),
             ("memory.md", "", "python -m benchmarks.memory"),
             ("scale.md", "", "python -m benchmarks.scale"),
             ("runtime.md", "", "python -m benchmarks.runtime"))
