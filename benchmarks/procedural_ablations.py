@@ -84,7 +84,7 @@ def markdown(res: dict, plot: str | None = None) -> str:
     parts = {p: res[p] for p in ("ranks", "data") if p in res}
     setup = "; ".join(f"{p}: {r['steps']} LoRA steps" for p, r in parts.items())
     lines = ["## Ablations on the procedural teacher, decided by confidence intervals", "",
-             f"Base `{res['base']}`, {len(res['concepts'])} held-out concepts ({', '.join(res['concepts'])}), seeds {res['seeds']}, 64 px, "
+             f"Base `{res['base']}`, {len(res['concepts'])} held-out concepts ({'; '.join(res['concepts'])}), seeds {res['seeds']}, 64 px, "
              f"LoRA initialisation seeded ({setup}). Rule, fixed before the run: {RULE}. Each claim is 'ours better than other': "
              "**holds** = reproduces, **fails** = refuted, **inconclusive** = inside the noise.", "",
              "| ablation | ours | other | ours - other, dB [95% CI] | n | verdict |", "|---|---|---|---|---|---|"]
