@@ -68,9 +68,12 @@ def test_uniform_without_a_rank_competes_at_the_searchers_budget(base, pairs, tm
 def test_pair_features_are_computed_once_per_pair_set(base, pairs, monkeypatch):
     import e2gan.adapt as adapt_mod
 
+    from collections import OrderedDict
+
     calls = []
     real = adapt_mod.image_features
     monkeypatch.setattr(adapt_mod, "image_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.setattr(adapt_mod, "_FEATURES", OrderedDict())  # earlier tests may have kept these pairs' features
     student = Student.from_pretrained(base)
     first = adapt_mod.pair_features(student, pairs)
     kept = first.clone()
