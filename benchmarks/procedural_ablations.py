@@ -125,22 +125,27 @@ def markdown(res: dict, plot: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def redundant_pool(out: Path, concepts, size: int, count: int, dominant: str, share: float, test_crops: int, seed: int = 0) -> Path:
+def redundant_pool(out: Path, concepts, size: int, count: int, dominant: str, share: float, test_crops: int, seed: int = 0,
+                   photos=None) -> Path:
     """Training pairs from a redundant photo folder: ``share`` of ``count`` crops come from one photo
     (``dominant``, as a burst or a time-lapse fills a real folder), the rest from the other training
     photos; test pairs are crops of the held-out photos, as in the transfer gate.
 
     On the plain pool (equal crops of every photo) a random 10% already covers what the concept does,
     so all data beat it by only +0.20 dB and selection had nothing to win. Here a random subset is
-    mostly one photo, while the whole pool, and a subset that covers it, see every photo. Resumable."""
-    from e2gan.samples import colour_photos, random_crops, split_photos
+    mostly one photo, while the whole pool, and a subset that covers it, see every photo. ``share`` 0: a plain
+    pool (equal crops of every training photo); ``photos``: a folder from ``e2gan photos`` joins the shipped
+    photos (40 training, 10 test). Resumable."""
+    from e2gan.samples import colour_photos, held_out_names, random_crops, split_photos
     from e2gan.teach import teach
 
-    train_ph, test_ph = split_photos(colour_photos())
-    if dominant not in train_ph:
+    train_ph, test_ph = split_photos(colour_photos(photos), held_out_names(photos))
+    if share <= 0:
+        dominant, share = "", 0.0
+    elif dominant not in train_ph:
         raise ValueError(f"--pool-dominant {dominant!r} is not a training photo; pick one of {sorted(train_ph)}")
     many = round(share * count)
-    crops = random_crops({dominant: train_ph[dominant]}, many, size, seed)
+    crops = random_crops({dominant: train_ph[dominant]}, many, size, seed) if many else []
     crops += random_crops({k: v for k, v in train_ph.items() if k != dominant}, count - many, size, seed + 1)
     teach("procedural", list(concepts), crops, out, size=size, seed=seed, split="train", progress=False)
     teach("procedural", list(concepts), random_crops(test_ph, test_crops, size, seed + 1000), out, size=size, seed=seed, split="test",
@@ -195,6 +200,8 @@ def main(argv=None):
     ap.add_argument("--pool-dominant", default="hubble_deep_field", help="the photo that fills most of the pool")
     ap.add_argument("--pool-share", type=float, default=0.9, help="the dominant photo's share of the pool")
     ap.add_argument("--data-steps", type=int, default=None, help="LoRA steps of the data ablation (default: --steps)")
+    ap.add_argument("--photos", default=None, help="a folder from `e2gan photos`: the pool and its test pairs also use its photos")
+    ap.add_argument("--pool-check", action="store_true", help="only the pool's precondition: all data against the random draws at 10%%")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--per-kind", type=int, default=4, help="held-out concepts of each kind (seen primitives, unseen primitive)")
     ap.add_argument("--shard", default=None, help="i/n: run only every n-th concept from the i-th (one process per core), write no "
@@ -223,15 +230,17 @@ def main(argv=None):
         res["ranks_claims"] = (claims(r, arms[0], ["uniform", "uniform:rank=1", "uniform:rank=4"])
                                + [pooled(r, arms[0], randoms, f"random ({a.draws} draws)")])
     if "data" in a.parts:
-        names = ["all", "kmeans", *[f"random:draw={d}" for d in range(a.draws)]]
-        pool = redundant_pool(Path(a.pool), concepts, 64, a.pool_size, a.pool_dominant, a.pool_share, 24)
-        res["pool"] = {"folder": a.pool, "size": a.pool_size, "dominant": a.pool_dominant, "share": a.pool_share}
-        r = run_compare("selector", names, out / "data", fractions=a.fractions,
+        names = ["all", *([] if a.pool_check else ["kmeans"]), *[f"random:draw={d}" for d in range(a.draws)]]
+        fractions = [0.1] if a.pool_check else a.fractions
+        pool = redundant_pool(Path(a.pool), concepts, 64, a.pool_size, a.pool_dominant, a.pool_share, 24, photos=a.photos)
+        res["pool"] = {"folder": a.pool, "size": a.pool_size, "dominant": a.pool_dominant if a.pool_share > 0 else None, "share": a.pool_share,
+                       "photos": a.photos}
+        r = run_compare("selector", names, out / "data", fractions=fractions,
                         **{**common, "datasets": [pool], "steps": a.data_steps or a.steps})
         res["size"] = r["size"]
         res["data"] = r
         res["data_claims"] = []
-        for f in a.fractions:
+        for f in ([] if a.pool_check else a.fractions):
             tag = f"{100 * f:g}%"
             randoms = [f"random:draw={d} {tag}" for d in range(a.draws)]
             res["data_claims"].append(pooled(r, f"kmeans {tag}", randoms, f"random {tag} ({a.draws} draws)"))
