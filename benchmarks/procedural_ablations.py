@@ -32,20 +32,14 @@ def trial_noise(base: str, data, concepts, seeds, trial_steps: int) -> dict:
     smaller than the spread of two repeats of one trial is noise. Per concept, the start ranks (1
     everywhere) are tried once per seed; the noise is the standard deviation of the difference of two
     such repeats (pooled over concepts: sqrt(2) x the pooled within-concept standard deviation)."""
-    from e2gan.adapt import (
-        SearchContext,
-        lora_candidates,
-        select_layers,
-        split_validation,
-    )
+    from e2gan.adapt import SearchContext, select_layers, split_validation
     from e2gan.dataset import load_pairs
     from e2gan.student import Student
 
+    student = Student.from_pretrained(base)  # each trial trains a copy: the base is loaded once
+    chosen = select_layers({}, "paper", 8, 0.8, student.generator)
     per = {}
     for concept in concepts:
-        student = Student.from_pretrained(base)
-        chosen = select_layers({}, "paper", 8, 0.8, student.generator)
-        assert chosen and all(n in lora_candidates(student.generator) for n in chosen)
         fit, val = split_validation(load_pairs(data, concept, "train"), seed=0)
         per[concept] = [SearchContext(student, chosen, None, fit, val, trial_steps=trial_steps, seed=s).trial({n: 1 for n in chosen})
                         for s in seeds]

@@ -171,14 +171,24 @@ def fetch_photos(out, cache=None, archives: dict | None = None, photos=None, pro
     return {"photos": len(rows), "train": sum(r["split"] == "train" for r in rows), "test": sum(r["split"] == "test" for r in rows)}
 
 
-def photo_folder(folder) -> dict[str, dict[str, Image.Image]]:
-    """``{"train": {name: image}, "test": {...}}`` of a folder written by :func:`fetch_photos`."""
-    folder = Path(folder)
+def _sources(folder: Path) -> list[dict]:
+    """The rows of a folder's SOURCES.json (name, split, archive, licence)."""
     sources = folder / "SOURCES.json"
     if not sources.is_file():
         raise ValueError(f"{folder} has no SOURCES.json: make it with `e2gan photos --out {folder}`")
+    return json.loads(sources.read_text())["photos"]
+
+
+def split_test_names(folder) -> tuple[str, ...]:
+    """The names SOURCES.json marks as test photos (no image is decoded)."""
+    return tuple(row["name"] for row in _sources(Path(folder)) if row["split"] == "test")
+
+
+def photo_folder(folder) -> dict[str, dict[str, Image.Image]]:
+    """``{"train": {name: image}, "test": {...}}`` of a folder written by :func:`fetch_photos`."""
+    folder = Path(folder)
     out: dict[str, dict[str, Image.Image]] = {"train": {}, "test": {}}
-    for row in json.loads(sources.read_text())["photos"]:
+    for row in _sources(folder):
         path = folder / f"{row['name']}.png"
         if not path.is_file():
             raise ValueError(f"{path} is missing: rerun `e2gan photos --out {folder}` to fetch it again")

@@ -71,9 +71,9 @@ def held_out_names(folder=None) -> tuple[str, ...]:
     """The photos kept for testing: the shipped ones' and those ``folder``'s SOURCES.json marks as test."""
     if not folder:
         return HELD_OUT
-    from e2gan.photos import photo_folder
+    from e2gan.photos import split_test_names
 
-    return HELD_OUT + tuple(photo_folder(folder)["test"])
+    return HELD_OUT + split_test_names(folder)
 
 
 def random_crops(photos: dict[str, Image.Image], count: int, size: int, seed: int = 0) -> list[tuple[str, Image.Image]]:

@@ -66,9 +66,9 @@ def test_uniform_without_a_rank_competes_at_the_searchers_budget(base, pairs, tm
 
 
 def test_pair_features_are_computed_once_per_pair_set(base, pairs, monkeypatch):
-    import e2gan.adapt as adapt_mod
-
     from collections import OrderedDict
+
+    import e2gan.adapt as adapt_mod
 
     calls = []
     real = adapt_mod.image_features
