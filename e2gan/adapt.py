@@ -92,6 +92,7 @@ class SearchContext:
         t0 = time.perf_counter()
         s = copy.deepcopy(self.student)
         live = {n: r for n, r in ranks.items() if r > 0}
+        torch.manual_seed(self.seed)  # the trial's LoRA initialisation follows its seed, as finetune's does
         add_lora(s, list(live), live)
         train(s, self.pairs, lora_train_config(steps=self.trial_steps, lr=self.lr, seed=self.seed, log_every=10**9), progress=False)
         score = float(psnr(s.predict(self.val.sources, self.val.prompts), self.val.targets).mean())

@@ -65,6 +65,21 @@ def test_uniform_without_a_rank_competes_at_the_searchers_budget(base, pairs, tm
     assert fixed["budget"] is None and fixed["trainable_parameters"] > fitted["budget"]
 
 
+def test_a_search_trial_depends_on_its_seed_only(base, pairs):
+    """A trial's LoRA initialisation is seeded: what ran before in the process does not change its score."""
+    from e2gan.adapt import SearchContext, split_validation
+
+    student = Student.from_pretrained(base)
+    layers = paper_targets(student.generator)
+    fit, val = split_validation(pairs, seed=0)
+    scores = []
+    for junk in (1, 2):
+        torch.manual_seed(junk)
+        torch.rand(junk * 100)  # other work moves the global generator
+        scores.append(SearchContext(student, layers, None, fit, val, trial_steps=2, seed=0, lr=2e-2).trial({n: 1 for n in layers}))
+    assert scores[0] == scores[1]
+
+
 def test_pair_features_are_computed_once_per_pair_set(base, pairs, monkeypatch):
     from collections import OrderedDict
 
