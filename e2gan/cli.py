@@ -221,8 +221,11 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
 @click.option("--set", "config", multiple=True, help="backbone config key=value")
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True, help="replace a finished model already in --out")
+@click.option("--test-data", default=None, type=click.Path(exists=True, file_okay=False),
+              help="a data set whose test split is measured during training (L1, PSNR; trained and new prompts apart) into the log")
+@click.option("--test-every", default=1000, show_default=True, help="with --test-data: steps between measurements")
 @train_options(steps=5000, batch_size=16)
-def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_encoder, config, out, overwrite, **kw):
+def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_encoder, config, out, overwrite, test_data, test_every, **kw):
     """Train one text-conditioned base generator on several concepts at once."""
     from e2gan.batches import FolderPairs
     from e2gan.outputs import prepare_out
@@ -240,7 +243,15 @@ def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_e
         _fail(f"data folder {missing[0]} does not exist; make it with `e2gan teach --out {missing[0]}`, or pass --teacher")
     pairs = FolderPairs(data, prompts or None, "train", kw["size"], kw["cache"])
     _echo_main(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
-    run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config), resume=not kw["no_resume"])
+    monitor = None
+    if test_data:
+        from e2gan.heldout import HeldOutMonitor
+
+        try:
+            monitor = HeldOutMonitor(test_data, test_every, set(pairs.prompts), kw["size"], last_step=kw["steps"])
+        except ValueError as exc:
+            _fail(str(exc))
+    run(pairs, out, backbone, text_encoder, _train_config(kw), _settings(config), resume=not kw["no_resume"], callback=monitor)
     _finished(out, "a base model", "base model")
 
 
