@@ -50,7 +50,7 @@ def run(steps: int = 150, size: int = 64, seeds=(0, 1), crops: int = 96, test_cr
 
     from e2gan.adapt import finetune, lora_train_config
     from e2gan.compare import ensure_data
-    from e2gan.dataset import load_pairs
+    from e2gan.data.dataset import load_pairs
     from e2gan.evaluate import evaluate
 
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-base-ablation-"))

@@ -18,7 +18,7 @@ import statistics
 from pathlib import Path
 
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, summarise
 
 
 def rank_arms(draws: int = 5, min_gain: float = 0.1) -> list[str]:
@@ -33,7 +33,7 @@ def trial_noise(base: str, data, concepts, seeds, trial_steps: int) -> dict:
     everywhere) are tried once per seed; the noise is the standard deviation of the difference of two
     such repeats (pooled over concepts: sqrt(2) x the pooled within-concept standard deviation)."""
     from e2gan.adapt import SearchContext, select_layers, split_validation
-    from e2gan.dataset import load_pairs
+    from e2gan.data.dataset import load_pairs
     from e2gan.student import Student
 
     student = Student.from_pretrained(base)  # each trial trains a copy: the base is loaded once
@@ -130,7 +130,7 @@ def redundant_pool(out: Path, concepts, size: int, count: int, dominant: str, sh
     mostly one photo, while the whole pool, and a subset that covers it, see every photo. ``share`` 0: a plain
     pool (equal crops of every training photo); ``photos``: a folder from ``e2gan photos`` joins the shipped
     photos (40 training, 10 test). Resumable."""
-    from e2gan.samples import colour_photos, held_out_names, random_crops, split_photos
+    from e2gan.data.samples import colour_photos, held_out_names, random_crops, split_photos
     from e2gan.teach import teach
 
     train_ph, test_ph = split_photos(colour_photos(photos), held_out_names(photos))

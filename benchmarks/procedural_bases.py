@@ -7,7 +7,7 @@ differ only in their concepts, which a concept-selector plugin picks from the te
 then LoRA-fine-tuned (the paper preset, rank 4, seeded initialisation) on the held-out concepts of the
 transfer gate, on the same pairs, steps and seeds, and scored on the held-out photos. The claim
 "representative is better" is decided per comparison by paired (concept, seed) differences and a
-bootstrap 95% interval (e2gan.stats.RULE).
+bootstrap 95% interval (e2gan.metrics.stats.RULE).
 
     python -m benchmarks.procedural_bases make     # the five bases (resumable; --jobs 2 on 2 cores)
     python -m benchmarks.procedural_bases run      # the fine-tunes and the table (finished runs are kept)
@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, summarise
 
 HERE = Path(__file__).parent / "procedural_bases"
 BASES = {"representative": "representative", "random-1": "random:draw=1", "random-2": "random:draw=2", "random-3": "random:draw=3",

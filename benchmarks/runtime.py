@@ -38,8 +38,8 @@ CONCEPT_MODEL = "zoo:procedural-faded-red-accents"
 
 
 def held_out(tmp: Path, prompt: str, count: int = 12):
-    from e2gan.dataset import PairedDataset
-    from e2gan.samples import teach_shipped_crops
+    from e2gan.data.dataset import PairedDataset
+    from e2gan.data.samples import teach_shipped_crops
 
     teach_shipped_crops("procedural", [prompt], tmp / "data", SIZE, crops=16, test_crops=count, seed=0, colour_only=True)
     ds = PairedDataset(tmp / "data")
@@ -108,10 +108,10 @@ def time_sessions(sessions: dict, x: np.ndarray, rounds: int = 5, calls: int = 6
 
 
 def main(out_dir: str = str(OUT)) -> dict:
-    from e2gan.export import export_onnx, onnx_session, runtime_report
+    from e2gan.runtime.export import export_onnx, onnx_session, runtime_report
     from e2gan.student import Student
     from e2gan.testing.media import make_clip
-    from e2gan.video import edit_video
+    from e2gan.runtime.video import edit_video
 
     torch.set_num_threads(2)
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-runtime-"))
@@ -145,7 +145,7 @@ def main(out_dir: str = str(OUT)) -> dict:
     video = []
     for side, frames in ((256, 48), (512, 24)):
         clip = make_clip(tmp / f"clip{side}.mp4", frames=frames, width=side, height=side, fps=24, audio=False)
-        from e2gan.runtime import ConceptRunner
+        from e2gan.runtime.runner import ConceptRunner
 
         for runtime in ("torch", "onnx"):
             runner = ConceptRunner(models["e2gan"], prompt, runtime, batch=8, threads=2)

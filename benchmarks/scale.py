@@ -102,7 +102,7 @@ def memory(tmp: Path, count: int, steps: int) -> dict:
     during = [(t, m) for t, m in samples if t >= t_train0]
     quarter = max(1, len(during) // 4)
     early, late = float(np.median([m for _, m in during[:quarter]])), float(np.median([m for _, m in during[-quarter:]]))
-    code = ("import resource, sys; from e2gan.dataset import load_pairs; p = load_pairs(sys.argv[1], None, 'train', limit=int(sys.argv[2])); "
+    code = ("import resource, sys; from e2gan.data.dataset import load_pairs; p = load_pairs(sys.argv[1], None, 'train', limit=int(sys.argv[2])); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
     contrast = min(count, IN_MEMORY_PAIRS)
     in_memory = subprocess.run([sys.executable, "-c", code, str(data), str(contrast)], env=ENV, capture_output=True, text=True, check=True)

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, summarise
 
 HERE = Path(__file__).parent
 
@@ -46,7 +46,7 @@ def spearman(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def measure(encoders: list[str], base: str = "zoo:procedural-base") -> dict:
-    from e2gan.concepts import effect_features, probe_photos
+    from e2gan.data.concepts import effect_features, probe_photos
     from e2gan.registry import create_teacher, create_text_encoder
     from e2gan.student import Student
 

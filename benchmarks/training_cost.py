@@ -26,7 +26,7 @@ class QualityProbe:
         self.spent, self.curve = 0.0, []
 
     def __call__(self, row, student):
-        from e2gan.metrics import psnr
+        from e2gan.metrics.quality import psnr
         if row["step"] % self.every and row["step"] != self.last:
             return
         t = time.perf_counter()
@@ -40,10 +40,10 @@ def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, s
         test_crops: int = 24) -> dict:
     from e2gan.adapt import adapt, finetune, lora_train_config
     from e2gan.compare import ensure_data
-    from e2gan.dataset import load_pairs
-    from e2gan.engine import TrainConfig, train
+    from e2gan.data.dataset import load_pairs
+    from e2gan.engine.loop import TrainConfig, train
     from e2gan.evaluate import evaluate
-    from e2gan.macs import count_macs
+    from e2gan.metrics.macs import count_macs
     from e2gan.student import Student
     from e2gan.train import train_scratch
 

@@ -34,7 +34,7 @@ import torch
 
 from benchmarks.training_cost import QualityProbe
 from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
-from e2gan.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, summarise
 
 
 @dataclass
@@ -67,7 +67,7 @@ def _slug(s: str) -> str:
 def prepare(cfg: TransferConfig, out: Path) -> dict:
     """Teach every held-out concept on the held-out photos (test) and the chosen ones on training photos."""
     from e2gan.registry import create_teacher
-    from e2gan.samples import teach_shipped_crops
+    from e2gan.data.samples import teach_shipped_crops
 
     teacher = create_teacher("procedural")
     held = teacher.held_out()
@@ -84,7 +84,7 @@ def wider_seen(base, count: int, seed: int = 0) -> list[str]:
     for this base, as the held-out ones are. A fixed random sample of ``count`` of them."""
     import random
 
-    from e2gan.concepts import base_pool
+    from e2gan.data.concepts import base_pool
     from e2gan.registry import create_teacher
 
     trained = list(base.meta["prompts"])
@@ -106,10 +106,10 @@ def run_key(cfg: TransferConfig, base_fp: str, concept: str, arm: str, seed: int
 def train_run(cfg: TransferConfig, base, data: Path, concept: str, arm: str, seed: int) -> dict:
     """One arm on one concept: the curve of held-out PSNR against steps and seconds, from step 0."""
     from e2gan.adapt import finetune, lora_train_config
-    from e2gan.dataset import load_pairs
-    from e2gan.engine import train
+    from e2gan.data.dataset import load_pairs
+    from e2gan.engine.loop import train
     from e2gan.lora import lora_candidates
-    from e2gan.metrics import psnr
+    from e2gan.metrics.quality import psnr
     from e2gan.student import Student
     from e2gan.train import train_scratch
 
@@ -143,8 +143,8 @@ def train_run(cfg: TransferConfig, base, data: Path, concept: str, arm: str, see
 
 def base_alone(base, data: Path, held: dict) -> list[dict]:
     """(a): the base without an adapter and the identity, per held-out concept, on the held-out photos."""
-    from e2gan.dataset import load_pairs
-    from e2gan.metrics import psnr
+    from e2gan.data.dataset import load_pairs
+    from e2gan.metrics.quality import psnr
 
     rows = []
     for kind, concepts in held.items():
@@ -340,7 +340,7 @@ def main(argv=None):
             runs.append(json.loads(path.read_text()))
     groups = dict(setup["held_out"])
     if cfg.wider:
-        from e2gan.samples import teach_shipped_crops
+        from e2gan.data.samples import teach_shipped_crops
 
         groups["untrained-pool"] = wider_seen(base, cfg.wider)
         teach_shipped_crops("procedural", groups["untrained-pool"], setup["data"], cfg.size, 0, cfg.test_crops, colour_only=True)

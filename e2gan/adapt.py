@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
-from e2gan.adapt_defaults import LORA_BATCH, LORA_LR, LORA_STEPS
-from e2gan.dataset import PairTensors
-from e2gan.engine import TrainConfig, train
-from e2gan.images import u8_to_unit
+from e2gan.config import LORA_BATCH, LORA_LR, LORA_STEPS
+from e2gan.data.dataset import PairTensors
+from e2gan.engine.loop import TrainConfig, train
+from e2gan.data.images import u8_to_unit
 from e2gan.io import write_training_log
 from e2gan.lora import (
     add_lora,
@@ -25,7 +25,7 @@ from e2gan.lora import (
     paper_targets,
     save_adapter,
 )
-from e2gan.metrics import psnr
+from e2gan.metrics.quality import psnr
 from e2gan.settings import parse_spec
 
 
@@ -148,7 +148,7 @@ def image_features(student, pairs: PairTensors, kind: str = "auto") -> torch.Ten
     """Features to cluster for data selection: the FID Inception pool features when available
     ('inception'), else the output of the module the backbone declares as ``feature_module``
     (for e2gan, the transformer's input), mean-pooled over space."""
-    from e2gan.metrics import fid_feature_extractor, inception_features
+    from e2gan.metrics.quality import fid_feature_extractor, inception_features
 
     if kind in ("auto", "inception"):
         model = fid_feature_extractor()
@@ -180,7 +180,7 @@ _FEATURES: OrderedDict[str, torch.Tensor] = OrderedDict()
 def pair_features(student, pairs: PairTensors) -> torch.Tensor:
     """What a pair is: features of its source and of its target side by side (the edit, not only the photo).
     Kept for the last 8 (pairs, base) combinations."""
-    from e2gan.dataset import PairTensors as _P
+    from e2gan.data.dataset import PairTensors as _P
 
     h = hashlib.sha256(student.fingerprint().encode())
     for t in (pairs.sources, pairs.targets):
@@ -216,7 +216,7 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
             "base_parameters": student.num_parameters() - student.num_parameters(True), "train": asdict(cfg),
             "seconds": round(time.perf_counter() - t0, 2), "lora": student.meta["lora"],
             **{k: student.meta[k] for k in ("world_size", "global_batch") if k in student.meta}, **(meta or {})}
-    from e2gan.distributed import is_main_process
+    from e2gan.engine.distributed import is_main_process
 
     if is_main_process():  # under `accelerate launch`, one process writes
         save_adapter(student, out, base_ref, info)

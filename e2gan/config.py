@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from e2gan.adapt_defaults import LORA_LR, LORA_STEPS
+#: LoRA fine-tuning's defaults, stated once (the CLI's options, the demo, compare and the benchmarks read them)
+LORA_STEPS = 300
+LORA_LR = 2e-3
+LORA_BATCH = 8
 
 
 def option(default, help: str, **kw):

@@ -14,15 +14,15 @@ from pathlib import Path
 
 from e2gan.adapt import finetune, lora_train_config
 from e2gan.config import DemoConfig  # noqa: F401  (re-exported: e2gan.demo.DemoConfig)
-from e2gan.dataset import PairedDataset, PairTensors, load_pairs
-from e2gan.engine import TrainConfig
+from e2gan.data.dataset import PairedDataset, PairTensors, load_pairs
+from e2gan.engine.loop import TrainConfig
 from e2gan.evaluate import IDENTITY, Identity, evaluate, mean_metrics, skipped_metrics
 from e2gan.grids import concept_grid, grid
 from e2gan.io import atomic_save_image, atomic_write_json
 from e2gan.lora import adapter_bytes
-from e2gan.lpips import lpips_model
+from e2gan.metrics.lpips import lpips_model
 from e2gan.report import loss_curves, table, write_report
-from e2gan.samples import teach_shipped_crops
+from e2gan.data.samples import teach_shipped_crops
 from e2gan.student import Student
 from e2gan.train import train_base, train_scratch
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from e2gan.dataset import PairedDataset, PairTensors
-from e2gan.metrics import (
+from e2gan.data.dataset import PairedDataset, PairTensors
+from e2gan.metrics.quality import (
     fid_feature_extractor,
     frechet_distance,
     inception_features,
@@ -24,7 +24,7 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
 
     ``outputs``, if given, receives the student's uint8
     outputs per prompt (in the data set's order), so callers need not run the student again. ``lpips``
-    is an LPIPS network (``e2gan.lpips.lpips_model()``) or None."""
+    is an LPIPS network (``e2gan.metrics.lpips.lpips_model()``) or None."""
     ds = PairedDataset(data)
     prompts = prompts or ds.prompts()
     prompts = [prompts] if isinstance(prompts, str) else prompts
@@ -40,7 +40,7 @@ def evaluate(student, data, prompts=None, split: str | None = "test", size: int 
             outputs[prompt] = pred
         row = {**paired_metrics(pred, pairs.targets), "n": len(pairs)}
         if lpips is not None:
-            from e2gan.lpips import lpips as lpips_distance
+            from e2gan.metrics.lpips import lpips as lpips_distance
 
             row["lpips"] = float(lpips_distance(lpips, pred, pairs.targets).mean())
         if clip is not None:  # a CLIPScorer: agreement of student and teacher outputs with the prompt
@@ -72,8 +72,8 @@ def baselines(student, data, prompts, split: str | None = "test", base=None) -> 
     adapter, its base without the adapter. ``{prompt: {"identity": {psnr, ssim}, "base": {...}, "gain": ...}}``,
     where ``gain`` is the student's per-image PSNR gain over the identity with a bootstrap 95% interval and
     ``clearly_better`` says whether the interval excludes 0. A near no-op edit can score well in PSNR: this says so."""
-    from e2gan.metrics import psnr
-    from e2gan.stats import summarise
+    from e2gan.metrics.quality import psnr
+    from e2gan.metrics.stats import summarise
 
     ds = PairedDataset(data)
     out = {}
@@ -103,7 +103,7 @@ def skipped_metrics(fid: bool, clip: bool = False, lpips: bool = True) -> dict:
     """Metrics that could not be computed here, each with the reason: never a made-up number.
 
     ``lpips=False`` means the caller did not ask for LPIPS (so it is not listed as skipped)."""
-    from e2gan.lpips import missing_reason
+    from e2gan.metrics.lpips import missing_reason
 
     out = {}
     if lpips and (why := missing_reason()):

@@ -30,7 +30,7 @@ def concept_grid(models: dict, data, prompts, split: str | None = "test", per_pr
     ``e2gan eval``'s grids). ``models`` maps a column label to a student."""
     import torch
 
-    from e2gan.dataset import PairedDataset, PairTensors
+    from e2gan.data.dataset import PairedDataset, PairTensors
 
     ds = PairedDataset(data)
     cols: dict[str, list] = {"source": [], "teacher": [], **{k: [] for k in models}}

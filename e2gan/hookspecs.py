@@ -67,7 +67,7 @@ def register_text_encoders(register):
 def register_importance_scorers(register):
     """Layer-importance scorers for choosing where LoRA goes. ``factory(**settings)`` returns an
     object with ``score(student, pairs, layers, seed) -> dict[layer_name, float]`` (higher = more
-    important); ``pairs`` is an ``e2gan.engine.PairTensors`` of the new concept."""
+    important); ``pairs`` is an ``e2gan.engine.loop.PairTensors`` of the new concept."""
 
 
 @hookspec

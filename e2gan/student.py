@@ -15,8 +15,8 @@ from safetensors.torch import load_file, save_file
 
 from e2gan import __version__
 from e2gan.files import ADAPTER_META, CONFIG, WEIGHTS
-from e2gan.hub import commit_of, resolve
-from e2gan.images import to_pil, to_tensor, u8_to_unit, unit_to_u8
+from e2gan.hub.resolve import commit_of, resolve
+from e2gan.data.images import to_pil, to_tensor, u8_to_unit, unit_to_u8
 from e2gan.io import atomic_save_file, atomic_write_json
 from e2gan.registry import create_backbone, create_text_encoder
 
@@ -211,11 +211,11 @@ class Student:
         }
 
     def push_to_hub(self, repo_id: str, folder=None, **kw):
-        """Publish this student (``e2gan.publish.push``): a base from memory (saved to a temporary folder first),
+        """Publish this student (``e2gan.hub.publish.push``): a base from memory (saved to a temporary folder first),
         or the adapter folder it was loaded from / saved to (``folder``)."""
         import tempfile
 
-        from e2gan.publish import push
+        from e2gan.hub.publish import push
 
         if folder is None:
             if "adapter" in self.meta:

@@ -9,7 +9,7 @@ from pathlib import Path
 from PIL import Image
 from tqdm.auto import tqdm
 
-from e2gan.dataset import (
+from e2gan.data.dataset import (
     PairedDataset,
     PairRecord,
     mark_part_done,
@@ -18,7 +18,7 @@ from e2gan.dataset import (
     part_folder,
     wait_until_merged,
 )
-from e2gan.images import (
+from e2gan.data.images import (
     BadImageError,
     Skipped,
     center_crop_resize,

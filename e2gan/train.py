@@ -7,8 +7,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from e2gan.distributed import is_main_process
-from e2gan.engine import TrainConfig, train
+from e2gan.engine.distributed import is_main_process
+from e2gan.engine.loop import TrainConfig, train
 from e2gan.io import write_training_log
 from e2gan.student import Student
 
@@ -16,7 +16,7 @@ from e2gan.student import Student
 def train_base(pairs, out, backbone="e2gan", text_encoder="hashed-words", cfg: TrainConfig | None = None,
                backbone_config: dict | None = None, progress=True, callback=None, resume: bool = True) -> tuple[Student, list[dict]]:
     """One text-conditioned generator on several concepts at once (the shared base). ``pairs``: a ``PairTensors``
-    or a streaming ``e2gan.batches.FolderPairs``. Under ``accelerate launch`` only the main process writes."""
+    or a streaming ``e2gan.engine.batches.FolderPairs``. Under ``accelerate launch`` only the main process writes."""
     return _train_whole(pairs, out, "base", backbone, text_encoder, cfg, backbone_config, progress, callback, "train-base", resume)
 
 

@@ -7,8 +7,8 @@ import torch
 
 import e2gan
 from e2gan.adapt import adapt, select_layers
-from e2gan.dataset import load_pairs
-from e2gan.engine import TrainConfig
+from e2gan.data.dataset import load_pairs
+from e2gan.engine.loop import TrainConfig
 from e2gan.lora import paper_targets
 from e2gan.student import Student
 from e2gan.train import train_base

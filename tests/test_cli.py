@@ -50,8 +50,8 @@ def test_pipeline_commands(tmp_path, tiny_data):
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert set(metrics["per_prompt"]) == {"sepia"}
-    from e2gan.dataset import load_pairs
-    from e2gan.metrics import psnr
+    from e2gan.data.dataset import load_pairs
+    from e2gan.metrics.quality import psnr
     from e2gan.student import Student
 
     test = load_pairs(tiny_data, "sepia", "test")  # the same number, computed without the eval command
@@ -73,8 +73,8 @@ def test_unknown_classic_prompt_lists_the_concepts(tmp_path):
 def test_eval_shows_identity_and_base_beside_the_student(tmp_path, tiny_data):
     """A near no-op student is called out: its PSNR gain over returning the input has an interval."""
     from e2gan.adapt import finetune, lora_train_config
-    from e2gan.dataset import load_pairs
-    from e2gan.engine import TrainConfig
+    from e2gan.data.dataset import load_pairs
+    from e2gan.engine.loop import TrainConfig
     from e2gan.train import train_base
 
     train_base(load_pairs(tiny_data), tmp_path / "base", "e2gan-small", cfg=TrainConfig(steps=1, batch_size=2, gan_weight=0), progress=False)

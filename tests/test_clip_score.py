@@ -11,9 +11,9 @@ from click.testing import CliRunner
 pytest.importorskip("transformers")
 
 from e2gan.cli import cli  # noqa: E402
-from e2gan.clip_score import CLIPScorer  # noqa: E402
-from e2gan.dataset import load_pairs  # noqa: E402
-from e2gan.engine import TrainConfig  # noqa: E402
+from e2gan.metrics.clip_score import CLIPScorer  # noqa: E402
+from e2gan.data.dataset import load_pairs  # noqa: E402
+from e2gan.engine.loop import TrainConfig  # noqa: E402
 from e2gan.train import train_base  # noqa: E402
 from tests.tiny_diffusers import save_tiny_clip  # noqa: E402
 
@@ -42,7 +42,7 @@ def test_eval_reports_clip_or_says_skipped(tmp_path, tiny_data, clip_dir):
     res = CliRunner().invoke(cli, ["eval", "--model", str(tmp_path / "base"), "--data", str(tiny_data), "--clip", clip_dir, "--out", str(tmp_path / "m.json")])
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "m.json").read_text())
-    from e2gan.clip_score import CLIPScorer
+    from e2gan.metrics.clip_score import CLIPScorer
     from e2gan.student import Student
 
     for prompt, row in m["per_prompt"].items():  # the CLI's figure is CLIPScorer on the student's own outputs

@@ -11,7 +11,7 @@ from e2gan.registry import create_backbone, create_discriminator
 
 
 def test_paper_preset_size_and_macs_are_what_the_docs_say():
-    from e2gan.macs import count_macs
+    from e2gan.metrics.macs import count_macs
 
     g = create_backbone("comodgan").eval()
     params = sum(p.numel() for p in g.parameters())
@@ -35,7 +35,7 @@ def test_training_mode_is_stochastic_but_seeded_and_eval_is_deterministic():
 
 def test_r1_reaches_the_discriminator_and_the_engine_uses_it(tiny_data):
     from e2gan.config import TrainConfig
-    from e2gan.engine import discriminator_for
+    from e2gan.engine.loop import discriminator_for
 
     g = create_backbone("comodgan-small")
     name, settings = discriminator_for(g, TrainConfig())

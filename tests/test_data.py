@@ -17,8 +17,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from e2gan.cli import cli
-from e2gan.dataset import PairedDataset
-from e2gan.images import BadImageError, load_image, scan_images
+from e2gan.data.dataset import PairedDataset
+from e2gan.data.images import BadImageError, load_image, scan_images
 from e2gan.teach import teach
 from tests.conftest import photo
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from e2gan.dataset import load_pairs
+from e2gan.data.dataset import load_pairs
 from e2gan.demo import DemoConfig, run_demo
-from e2gan.metrics import psnr
+from e2gan.metrics.quality import psnr
 from tests.conftest import assert_picture
 
 

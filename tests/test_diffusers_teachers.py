@@ -13,7 +13,7 @@ from PIL import Image
 
 import e2gan
 from e2gan.cli import cli
-from e2gan.dataset import PairedDataset
+from e2gan.data.dataset import PairedDataset
 from e2gan.teach import teach
 from tests.conftest import photo
 

@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from e2gan.batches import BatchPlan, FolderPairs
+from e2gan.engine.batches import BatchPlan, FolderPairs
 from e2gan.config import TrainConfig
-from e2gan.dataset import load_pairs
-from e2gan.engine import train
+from e2gan.data.dataset import load_pairs
+from e2gan.engine.loop import train
 from e2gan.testing import tiny_student
 from e2gan.testing.net import free_port
 
@@ -41,7 +41,7 @@ def cancelled_biases(module) -> set[str]:
 
 def assert_same_model(a: dict, b: dict, inputs, student=None) -> float:
     """Weights (bar cancelled biases) and outputs of ``student`` on ``inputs`` within TOLERANCE; returns the output difference."""
-    from e2gan.images import u8_to_unit
+    from e2gan.data.images import u8_to_unit
 
     student = student or tiny_student("e2gan-small")
     skip = cancelled_biases(student.generator)
@@ -123,7 +123,7 @@ def test_streaming_workers_and_cache_give_the_same_weights_as_memory(tmp_path, t
     cached, _ = _train(FolderPairs(tiny_data, None, "train", cache=tmp_path / "cache"), workers=0)
     assert _max_diff(memory, cached) == 0.0
     assert len(list((tmp_path / "cache").glob("*.safetensors"))) > 0
-    from e2gan.dataset import PairedDataset
+    from e2gan.data.dataset import PairedDataset
 
     def no_decoding(*a, **k):
         raise AssertionError("a cached pair was decoded again")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from e2gan.dataset import load_pairs
-from e2gan.engine import TrainConfig, lr_factor, train
-from e2gan.metrics import psnr
+from e2gan.data.dataset import load_pairs
+from e2gan.engine.loop import TrainConfig, lr_factor, train
+from e2gan.metrics.quality import psnr
 from e2gan.student import Student
 
 
@@ -66,7 +66,7 @@ def test_evaluate_hands_back_outputs_and_reuses_teacher_features(tiny_data):
 
 
 def test_stats_rule_decides_by_the_interval():
-    from e2gan.stats import bootstrap_ci, summarise, verdict
+    from e2gan.metrics.stats import bootstrap_ci, summarise, verdict
 
     assert verdict(0.5, 2.0) == "holds" and verdict(-2.0, -0.1) == "fails" and verdict(-0.5, 0.5) == "inconclusive"
     assert summarise([3.5, 4.0, 4.2, 3.8], threshold=3.0)["verdict"] == "holds"
@@ -76,7 +76,7 @@ def test_stats_rule_decides_by_the_interval():
 
 
 def test_a_better_than_claim_is_strict():
-    from e2gan.stats import summarise
+    from e2gan.metrics.stats import summarise
 
     assert summarise([0.0, 0.0, 0.0], strict=True)["verdict"] == "fails"  # identical results are no win
     assert summarise([0.0, 0.0, 0.0])["verdict"] == "holds"  # ... but are "at least as good"
@@ -85,7 +85,7 @@ def test_a_better_than_claim_is_strict():
 def test_training_leaves_the_callers_thread_count_alone(tiny_data):
     """``--threads`` applies to the run only: a teacher run later in the same process keeps its own threading
     (an earlier leak made instruct-pix2pix's batch-1 and batch-2 outputs differ in a pixel)."""
-    from e2gan.dataset import load_pairs
+    from e2gan.data.dataset import load_pairs
     from e2gan.testing import tiny_student
 
     before = torch.get_num_threads()

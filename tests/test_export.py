@@ -8,9 +8,9 @@ import torch
 pytest.importorskip("onnxruntime")
 
 from e2gan.adapt import finetune  # noqa: E402
-from e2gan.dataset import load_pairs  # noqa: E402
-from e2gan.engine import TrainConfig  # noqa: E402
-from e2gan.export import (  # noqa: E402
+from e2gan.data.dataset import load_pairs  # noqa: E402
+from e2gan.engine.loop import TrainConfig  # noqa: E402
+from e2gan.runtime.export import (  # noqa: E402
     check_onnx,
     concept_module,
     export_onnx,

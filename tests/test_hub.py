@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from e2gan.adapt import finetune
-from e2gan.dataset import load_pairs
-from e2gan.engine import TrainConfig
+from e2gan.data.dataset import load_pairs
+from e2gan.engine.loop import TrainConfig
 from e2gan.testing.net import free_port
 from e2gan.train import train_base
 

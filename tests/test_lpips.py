@@ -10,9 +10,9 @@ import torch
 from click.testing import CliRunner
 
 from e2gan.cli import cli
-from e2gan.dataset import load_pairs
-from e2gan.engine import TrainConfig
-from e2gan.lpips import backbone_path, lpips, lpips_model, missing_reason
+from e2gan.data.dataset import load_pairs
+from e2gan.engine.loop import TrainConfig
+from e2gan.metrics.lpips import backbone_path, lpips, lpips_model, missing_reason
 from e2gan.train import train_base
 from tests.conftest import assert_picture
 

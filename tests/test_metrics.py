@@ -8,8 +8,8 @@ import torch
 from scipy import linalg
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from e2gan.macs import count_macs
-from e2gan.metrics import frechet_distance, psnr, ssim
+from e2gan.metrics.macs import count_macs
+from e2gan.metrics.quality import frechet_distance, psnr, ssim
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_macs_count_attention_and_linear():
 
 
 def test_kid_single_subset_matches_the_formula():
-    from e2gan.metrics import kernel_inception_distance
+    from e2gan.metrics.quality import kernel_inception_distance
 
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((40, 8)), rng.standard_normal((40, 8)) + 0.5

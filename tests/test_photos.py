@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from e2gan import photos as ph
-from e2gan.samples import colour_photos, held_out_names, random_crops, split_photos
+from e2gan.data import photos as ph
+from e2gan.data.samples import colour_photos, held_out_names, random_crops, split_photos
 
 
 def _jpeg(colour) -> bytes:
@@ -81,7 +81,7 @@ def test_fetched_photos_join_the_shipped_ones_with_their_split(tmp_path, archive
 
 
 def test_the_real_list_has_40_training_and_10_test_photos():
-    from e2gan.samples import HELD_OUT, SKIMAGE_COLOUR
+    from e2gan.data.samples import HELD_OUT, SKIMAGE_COLOUR
 
     shipped_train = len(SKIMAGE_COLOUR) - sum(n in HELD_OUT for n in SKIMAGE_COLOUR) + 1  # + scikit-learn's china
     assert shipped_train + sum(p.split == "train" for p in ph.PHOTOS) == 40

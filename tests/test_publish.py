@@ -40,7 +40,7 @@ def hub(tmp_path, monkeypatch):
 @pytest.fixture
 def local(tmp_path, tiny_data):
     from e2gan.adapt import finetune, lora_train_config
-    from e2gan.dataset import load_pairs
+    from e2gan.data.dataset import load_pairs
     from e2gan.testing import tiny_student
 
     tiny_student("e2gan-small").save_pretrained(tmp_path / "base")
@@ -97,7 +97,7 @@ def test_push_pull_apply_gives_the_local_pixels(hub, local, tmp_path):
 
 def test_pull_refuses_a_wrong_base_a_tampered_file_and_a_pickle_folder(hub, local, tmp_path):
     base, ad = local
-    from e2gan.publish import push
+    from e2gan.hub.publish import push
     from e2gan.student import Student
     from e2gan.testing import tiny_student
 

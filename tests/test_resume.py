@@ -73,7 +73,7 @@ def test_corrupt_checkpoints_are_skipped_and_sigterm_writes_one(tmp_path, tiny_d
     newest = cks[-1]
     w = newest / "generator.safetensors"
     w.write_bytes(w.read_bytes()[:-10])  # truncated: skipped with a message, the one before is used
-    from e2gan import checkpoint
+    from e2gan.engine import checkpoint
 
     with pytest.warns(UserWarning, match="incomplete or corrupt"):
         path, state = checkpoint.latest(out)

@@ -36,7 +36,7 @@ run = run_cli  # the real entry point (main), as a user's shell would: exit code
 @pytest.fixture
 def base_and_adapter(tmp_path, tiny_data):
     from e2gan.adapt import finetune, lora_train_config
-    from e2gan.dataset import load_pairs
+    from e2gan.data.dataset import load_pairs
 
     tiny_student("e2gan-small").save_pretrained(tmp_path / "base")
     finetune(str(tmp_path / "base"), load_pairs(tiny_data, "sepia"), tmp_path / "ad", lora_train_config(steps=1), progress=False)
@@ -90,7 +90,7 @@ def test_a_second_teach_into_the_same_folder_is_refused_while_the_first_runs(tmp
 
 
 def test_readers_never_write_and_keep_unknown_fields(tmp_path):
-    from e2gan.dataset import PairedDataset
+    from e2gan.data.dataset import PairedDataset
     from e2gan.teach import teach
 
     teach("classic", ["sepia"], [(f"p{i}", photo(i, 40)) for i in range(3)], tmp_path / "d", size=32, progress=False)
@@ -145,7 +145,7 @@ def test_apply_keeps_relative_paths_and_never_merges_outputs(base_and_adapter, t
 
 
 def test_manifest_paths_outside_the_folder_are_refused(tmp_path):
-    from e2gan.dataset import PairedDataset
+    from e2gan.data.dataset import PairedDataset
     from e2gan.teach import teach
 
     teach("classic", ["sepia"], [("p", photo(1, 40))], tmp_path / "d", size=32, progress=False)
@@ -287,7 +287,7 @@ def test_adapters_without_a_fingerprint_or_based_on_themselves_are_refused(base_
 
 
 def test_missing_pair_file_names_the_file_and_the_fix(tmp_path):
-    from e2gan.dataset import load_pairs
+    from e2gan.data.dataset import load_pairs
     from e2gan.teach import teach
 
     teach("classic", ["sepia"], [("p", photo(1, 40))], tmp_path / "d", size=32, progress=False)

@@ -14,7 +14,7 @@ pytest.importorskip("av")
 from e2gan.cli import cli  # noqa: E402
 from e2gan.testing.media import make_clip, probe  # noqa: E402
 from e2gan.testing.tiny import tiny_invert_adapter  # noqa: E402
-from e2gan.video import read_frames  # noqa: E402
+from e2gan.runtime.video import read_frames  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_video_keeps_frames_rate_size_and_audio_and_plays_in_browsers(model):
     src, out = probe(model / "clip.mp4"), probe(model / "out.mp4")
     assert (out["frames"], out["fps"], out["width"], out["height"]) == (src["frames"], src["fps"], src["width"], src["height"]) == (16, 12.0, 64, 48)
     assert (out["codec"], out["pix_fmt"], out["audio"]) == ("h264", "yuv420p", ["aac"])
-    from e2gan.runtime import ConceptRunner
+    from e2gan.runtime.runner import ConceptRunner
     from e2gan.student import Student
 
     frames_in, _ = read_frames(model / "clip.mp4")
@@ -44,7 +44,7 @@ def test_video_keeps_frames_rate_size_and_audio_and_plays_in_browsers(model):
 
 
 def test_onnx_runtime_gives_the_same_video_and_strength_zero_is_the_base(model):
-    from e2gan.runtime import ConceptRunner
+    from e2gan.runtime.runner import ConceptRunner
     from e2gan.student import Student
 
     frames, _ = read_frames(model / "clip.mp4")

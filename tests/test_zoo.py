@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from e2gan.cli import cli
-from e2gan.zoo import catalogue, list_pretrained, validate
+from e2gan.hub.zoo import catalogue, list_pretrained, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +56,7 @@ def test_the_wheel_carries_the_zoo(tmp_path):
     assert "e2gan_zoo/catalogue.json" in names and "e2gan_zoo/classic-base/model.safetensors" in names
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "HF_HUB_OFFLINE": "1"}
-    code = "import e2gan.hub as h, e2gan; print(h.zoo_dir()); print(e2gan.Student.from_pretrained('zoo:classic-base').backbone)"
+    code = "import e2gan.hub.resolve as h, e2gan; print(h.zoo_dir()); print(e2gan.Student.from_pretrained('zoo:classic-base').backbone)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path).stdout.split()
     assert out[0].startswith(str(tmp_path / "site")) and out[1] == "e2gan"
 

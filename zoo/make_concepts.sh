@@ -9,7 +9,7 @@ E2GAN=${E2GAN:-e2gan}
 declare -A CONCEPTS=([procedural-faded-red-accents]="faded, red accents" [procedural-emboss-desaturated-green-foliage]="emboss, desaturated, green foliage")
 for name in "${!CONCEPTS[@]}"; do
   prompt=${CONCEPTS[$name]}
-  python -c "import sys; from e2gan.samples import teach_shipped_crops; teach_shipped_crops('procedural', [sys.argv[1]], sys.argv[2], 64, 96, 24, colour_only=True)" \
+  python -c "import sys; from e2gan.data.samples import teach_shipped_crops; teach_shipped_crops('procedural', [sys.argv[1]], sys.argv[2], 64, 96, 24, colour_only=True)" \
     "$prompt" "$DATA"
   $E2GAN finetune --base zoo:procedural-base --data "$DATA" --prompt "$prompt" --out "zoo/$name" --overwrite
   $E2GAN eval --model "zoo:$name" --data "$DATA" --prompt "$prompt" --grid "zoo/$name/samples.png" --out "zoo/$name/metrics.json"

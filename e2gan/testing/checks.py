@@ -138,7 +138,7 @@ def _check_onnx(model, x, text, mask):
         import onnxruntime as ort
     except ImportError:
         return
-    from e2gan.export import ConceptModule
+    from e2gan.runtime.export import ConceptModule
 
     module = ConceptModule(model, None if text is None else text[:1], None if mask is None else mask[:1]).eval()
     buf = io.BytesIO()

@@ -26,7 +26,7 @@ def tiny_images(count: int = 4, size: int | tuple[int, int] = 32, seed: int = 0)
 
 def tiny_pairs(count: int = 12, size: int = 32, prompt: str = "warm tint", seed: int = 0):
     """A ``PairTensors`` whose targets are a fixed edit (warmer, mirrored) of smooth sources."""
-    from e2gan.dataset import PairTensors
+    from e2gan.data.dataset import PairTensors
 
     src = torch.stack([torch.from_numpy(np.asarray(im)).permute(2, 0, 1) for im in tiny_images(count, size, seed)])
     tgt = src.flip(-1).float() * torch.tensor([1.1, 1.0, 0.8])[:, None, None]
@@ -50,8 +50,8 @@ def tiny_invert_adapter(root, name: str = "invert") -> Path:
     """A tiny base in ``root/base`` and an adapter trained on it to invert colours, in ``root/NAME``: a concept
     whose edit is plain to see, for tests of the paths that apply one (video, the web page)."""
     from e2gan.adapt import finetune
-    from e2gan.dataset import PairTensors
-    from e2gan.engine import TrainConfig
+    from e2gan.data.dataset import PairTensors
+    from e2gan.engine.loop import TrainConfig
 
     root = Path(root)
     tiny_student("e2gan-small").save_pretrained(root / "base")

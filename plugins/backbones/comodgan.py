@@ -57,7 +57,7 @@ class EqualLinear(nn.Module):
         self.bias = nn.Parameter(torch.full((cout,), float(bias_init)))
         self.scale, self.lr_mul, self.act = 1.0, 1.0, act
 
-    def extra_macs(self, inputs, output) -> int:  # a functional linear: e2gan.macs cannot see it
+    def extra_macs(self, inputs, output) -> int:  # a functional linear: e2gan.metrics.macs cannot see it
         return output.numel() * self.weight.shape[1]
 
     def forward(self, x):
@@ -74,7 +74,7 @@ class EqualConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(cout))
         self.scale, self.down, self.act, self.pad = 1.0, down, act, k // 2
 
-    def extra_macs(self, inputs, output) -> int:  # a functional conv: e2gan.macs cannot see it
+    def extra_macs(self, inputs, output) -> int:  # a functional conv: e2gan.metrics.macs cannot see it
         return output.numel() * self.weight[0].numel()
 
     def forward(self, x):

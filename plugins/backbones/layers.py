@@ -70,7 +70,7 @@ class Attention(nn.Module):
         self.to_out = nn.Linear(dim, dim)
 
     def extra_macs(self, inputs, output) -> int:
-        """QK^T and AV over all heads (the projections are counted as Linear layers); see e2gan.macs."""
+        """QK^T and AV over all heads (the projections are counted as Linear layers); see e2gan.metrics.macs."""
         x = inputs[0]
         ctx = inputs[1] if len(inputs) > 1 and inputs[1] is not None else x
         b, n, d = x.shape

@@ -16,7 +16,7 @@ $E2GAN train-base --teacher procedural --concepts representative:count=48 --crop
   --out "$OUT" --set coords=true --steps 40000 --batch-size 16 --lr 5e-4 --max-minutes "$MINUTES" --checkpoint-every 2000
 python - "$OUT" "$DATA/test" <<'PY'
 import json, sys
-from e2gan.samples import teach_shipped_crops
+from e2gan.data.samples import teach_shipped_crops
 from e2gan.student import Student
 out, test = sys.argv[1], sys.argv[2]
 prompts = Student.from_pretrained(out).meta["prompts"]

@@ -8,7 +8,6 @@ folder is never changed: the rewritten JSON and the card go up as bytes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
@@ -42,7 +41,7 @@ def _base_hub_id(meta: dict, base_repo: str | None) -> tuple[str, str | None]:
     if HUB_ID.match(base) and not Path(base).exists():
         return base, meta.get("base_revision")
     if base.startswith("zoo:"):
-        from e2gan.zoo import catalogue
+        from e2gan.hub.zoo import catalogue
 
         entry = catalogue()["bases"].get(base[4:], {})
         if entry.get("repo_id"):
@@ -128,24 +127,3 @@ def push(folder, repo_id: str, private: bool = False, revision: str | None = Non
     kind = "adapter" if adapter else "base"
     info = api.create_commit(repo_id, ops, commit_message=message or f"e2gan push: {kind} {folder.name}", revision=revision or "main")
     return info.oid, card
-
-
-def git_blob_sha1(data: bytes) -> str:
-    return hashlib.sha1(f"blob {len(data)}\0".encode() + data).hexdigest()
-
-
-def verify_snapshot(repo_id: str, revision: str, folder: Path, token=None) -> None:
-    """Every downloaded file must hash to what the repo's tree says (sha256 for LFS files, the git blob id
-    for the others); a mismatch is refused, naming the file."""
-    from huggingface_hub import HfApi
-
-    for entry in HfApi(token=token).list_repo_tree(repo_id, revision=revision, recursive=True):
-        path = folder / entry.path
-        if not getattr(entry, "size", None) or not path.is_file():
-            continue
-        data = path.read_bytes()
-        lfs = getattr(entry, "lfs", None)
-        ok = hashlib.sha256(data).hexdigest() == lfs.sha256 if lfs else git_blob_sha1(data) == entry.blob_id
-        if not ok:
-            raise ValueError(f"{repo_id}@{revision}: {entry.path} does not match the hash the repo lists for it (tampered with, or "
-                             "corrupted in transfer); refusing it. Delete the cached copy and pull again, or tell the repo's owner")

@@ -24,7 +24,7 @@ def base_pool(teacher) -> list[str]:
 
 def probe_photos(count: int = 12, size: int = 64, seed: int = 0) -> list[Image.Image]:
     """A fixed set of small crops of the shipped training photos."""
-    from e2gan.samples import colour_photos, random_crops, split_photos
+    from e2gan.data.samples import colour_photos, random_crops, split_photos
 
     train, _ = split_photos(colour_photos())
     return [img for _, img in random_crops(train, count, size, seed)]

@@ -127,7 +127,7 @@ def _quantize_int8(path: str, calibration: torch.Tensor) -> None:
     )
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from e2gan.images import u8_to_unit
+    from e2gan.data.images import u8_to_unit
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -185,8 +185,8 @@ def runtime_report(reference_path, path, sources: torch.Tensor, targets: torch.T
 
     import numpy as np
 
-    from e2gan.images import u8_to_unit, unit_to_u8
-    from e2gan.metrics import psnr
+    from e2gan.data.images import u8_to_unit, unit_to_u8
+    from e2gan.metrics.quality import psnr
 
     def run(p):
         sess = onnx_session(p)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from e2gan.images import to_rgb
+from e2gan.data.images import to_rgb
 
 SKIMAGE_COLOUR = ["astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina", "motorcycle_left", "motorcycle_right"]
 SKIMAGE_GREY = ["camera", "brick", "grass", "gravel", "moon", "coins", "horse", "text"]
@@ -60,7 +60,7 @@ def colour_photos(folder=None) -> dict[str, Image.Image]:
     those of ``folder`` (written by ``e2gan photos``) when given."""
     photos = {k: v for k, v in shipped_photos().items() if k not in SKIMAGE_GREY}
     if folder:
-        from e2gan.photos import photo_folder
+        from e2gan.data.photos import photo_folder
 
         for split in photo_folder(folder).values():
             photos.update(split)
@@ -71,7 +71,7 @@ def held_out_names(folder=None) -> tuple[str, ...]:
     """The photos kept for testing: the shipped ones' and those ``folder``'s SOURCES.json marks as test."""
     if not folder:
         return HELD_OUT
-    from e2gan.photos import split_test_names
+    from e2gan.data.photos import split_test_names
 
     return HELD_OUT + split_test_names(folder)
 

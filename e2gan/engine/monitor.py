@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import torch
 
-from e2gan.dataset import load_pairs
-from e2gan.images import u8_to_unit
-from e2gan.metrics import psnr
+from e2gan.data.dataset import load_pairs
+from e2gan.data.images import u8_to_unit
+from e2gan.metrics.quality import psnr
 
 
 class HeldOutMonitor:
-    """A training callback (``e2gan.engine.train(callback=...)``) measuring ``data``'s test split every ``every`` steps."""
+    """A training callback (``e2gan.engine.loop.train(callback=...)``) measuring ``data``'s test split every ``every`` steps."""
 
     def __init__(self, data, every: int, trained_prompts, size: int | None = None, split: str = "test", batch: int = 32,
                  last_step: int | None = None):

@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from e2gan import checkpoint
-from e2gan.config import TrainConfig  # noqa: F401  (re-exported: e2gan.engine.TrainConfig)
-from e2gan.images import u8_to_unit
+from e2gan.engine import checkpoint
+from e2gan.config import TrainConfig  # noqa: F401  (re-exported: e2gan.engine.loop.TrainConfig)
+from e2gan.data.images import u8_to_unit
 from e2gan.registry import create_discriminator
 
 
@@ -55,7 +55,7 @@ def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "
           out=None, resume: bool = True) -> list[dict]:
     """Train ``student.generator`` in place; returns the loss log (one dict per log step) on every process.
 
-    ``pairs`` is a ``PairTensors`` (in memory) or an ``e2gan.batches.FolderPairs`` (streamed through a
+    ``pairs`` is a ``PairTensors`` (in memory) or an ``e2gan.engine.batches.FolderPairs`` (streamed through a
     DataLoader's workers). Under ``accelerate launch`` each process trains on its share of every global batch
     (DDP); logging, checkpoints and the callback run on the main process only.
     ``callback(row, student)`` runs at each log step, e.g. to measure held-out quality during training;
@@ -72,8 +72,8 @@ def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "
 
 
 def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resume) -> list[dict]:
-    from e2gan.batches import BatchPlan, as_source, micro_batches
-    from e2gan.distributed import Consensus, make_accelerator
+    from e2gan.engine.batches import BatchPlan, as_source, micro_batches
+    from e2gan.engine.distributed import Consensus, make_accelerator
 
     if cfg.grad_accum < 1:
         raise ValueError(f"--grad-accum must be at least 1, not {cfg.grad_accum}")

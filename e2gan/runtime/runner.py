@@ -1,6 +1,6 @@
 """Running one concept fast on many frames: the prompt is embedded once, frames go through in batches, in
 PyTorch or in ONNX Runtime (an fp32 export made on the fly, or a given .onnx). Any frame size works: the
-graph pads to the backbone's size multiple and crops back (``e2gan.export.ConceptModule``)."""
+graph pads to the backbone's size multiple and crops back (``e2gan.runtime.export.ConceptModule``)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class ConceptRunner:
 
     def __init__(self, student, prompt: str, runtime: str = "torch", device: str = "cpu", strength: float = 1.0, batch: int = 8,
                  onnx_path=None, threads: int | None = None):
-        from e2gan.export import concept_module, export_onnx, onnx_session
+        from e2gan.runtime.export import concept_module, export_onnx, onnx_session
 
         if runtime not in RUNTIMES:
             raise ValueError(f"--runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from e2gan.dataset import PairedDataset, PairTensors, stack_u8
+from e2gan.data.dataset import PairedDataset, PairTensors, stack_u8
 
 
 class MemoryPairs:

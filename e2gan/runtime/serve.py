@@ -16,7 +16,7 @@ def concept_choices(models=(), include_zoo: bool = True) -> list[str]:
     """The dropdown: the given model folders or ids, then the zoo's concepts as ``zoo:NAME``."""
     choices = [str(m) for m in models]
     if include_zoo:
-        from e2gan.zoo import catalogue
+        from e2gan.hub.zoo import catalogue
 
         choices += [f"zoo:{name}" for name in sorted(catalogue().get("concepts", {})) if f"zoo:{name}" not in choices]
     return choices
@@ -29,7 +29,7 @@ class Runners:
         self.device, self.runtime, self.students, self.runners = device, runtime, {}, {}
 
     def get(self, ref: str, strength: float):
-        from e2gan.runtime import ConceptRunner
+        from e2gan.runtime.runner import ConceptRunner
         from e2gan.student import Student
 
         if ref not in self.students:
@@ -69,7 +69,7 @@ def build_app(choices: list[str], device: str = "cpu", runtime: str = "torch"):
         return edited, f"**{ms:.1f} ms** for {w}x{h} ({runtime}, {device}): *{runner.prompt}* at strength {strength:g}"
 
     def edit_clip(video, ref, strength):
-        from e2gan.video import edit_video
+        from e2gan.runtime.video import edit_video
 
         if not video:
             raise gr.Error("upload a video first")

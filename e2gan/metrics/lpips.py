@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from e2gan.metrics import _unit
+from e2gan.metrics.quality import _unit
 
 FETCH = "python -c \"import torchvision; torchvision.models.alexnet(weights='DEFAULT')\""
 

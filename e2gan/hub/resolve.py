@@ -67,7 +67,7 @@ def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Pat
             "check the id, your network, or HF_HUB_OFFLINE / HF_ENDPOINT"
         ) from exc
     if os.environ.get("HF_HUB_OFFLINE", "0") in ("", "0"):  # online: check every file against the repo's hashes
-        from e2gan.publish import verify_snapshot
+        from e2gan.hub.verify import verify_snapshot
 
         verify_snapshot(repo, folder.name, folder)
     return folder
