@@ -32,8 +32,9 @@ def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
 
 def build(name: str, x: torch.Tensor, threads: int, folder: Path) -> dict:
     """One backbone, ready to time on ``x``: the eager concept module, its ONNX Runtime session, params, MACs."""
-    from e2gan.runtime.export import concept_module, export_onnx, onnx_session
+    from e2gan.inference import concept_module
     from e2gan.metrics.macs import count_macs
+    from e2gan.runtime.export import export_onnx, onnx_session
     from e2gan.student import Student
 
     s = Student.create(name, **BACKBONES[name])

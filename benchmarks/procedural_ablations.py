@@ -130,7 +130,12 @@ def redundant_pool(out: Path, concepts, size: int, count: int, dominant: str, sh
     mostly one photo, while the whole pool, and a subset that covers it, see every photo. ``share`` 0: a plain
     pool (equal crops of every training photo); ``photos``: a folder from ``e2gan photos`` joins the shipped
     photos (40 training, 10 test). Resumable."""
-    from e2gan.data.samples import colour_photos, held_out_names, random_crops, split_photos
+    from e2gan.data.samples import (
+        colour_photos,
+        held_out_names,
+        random_crops,
+        split_photos,
+    )
     from e2gan.teach import teach
 
     train_ph, test_ph = split_photos(colour_photos(photos), held_out_names(photos))

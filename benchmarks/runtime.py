@@ -109,9 +109,9 @@ def time_sessions(sessions: dict, x: np.ndarray, rounds: int = 5, calls: int = 6
 
 def main(out_dir: str = str(OUT)) -> dict:
     from e2gan.runtime.export import export_onnx, onnx_session, runtime_report
+    from e2gan.runtime.video import edit_video
     from e2gan.student import Student
     from e2gan.testing.media import make_clip
-    from e2gan.runtime.video import edit_video
 
     torch.set_num_threads(2)
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-runtime-"))

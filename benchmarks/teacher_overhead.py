@@ -18,8 +18,8 @@ def run(rounds: int = 5, n_images: int = 8, steps: int = 4, resolution: int = 64
 
     from e2gan.registry import create_teacher
     from e2gan.teach import teach
-    from tests.conftest import photo
-    from tests.tiny_diffusers import save_instruct_pix2pix
+    from e2gan.testing.diffusers import save_instruct_pix2pix
+    from e2gan.testing.tiny import photo
 
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-bench-"))
     model = save_instruct_pix2pix(tmp / "ip2p")

@@ -41,7 +41,7 @@ def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, s
     from e2gan.adapt import adapt, finetune, lora_train_config
     from e2gan.compare import ensure_data
     from e2gan.data.dataset import load_pairs
-    from e2gan.engine.loop import TrainConfig, train
+    from e2gan.engine import TrainConfig, train
     from e2gan.evaluate import evaluate
     from e2gan.metrics.macs import count_macs
     from e2gan.student import Student
@@ -59,7 +59,7 @@ def run(concept: str = "oil painting", steps: int = 200, p2p_steps: int = 100, s
         return QualityProbe(test, concept, n_steps // 10, n_steps)
 
     def row(name, student, secs, n_steps, batch, stored, probe):
-        gen = getattr(student.generator, "get_base_model", lambda: student.generator)()
+        gen = student.base_generator
         e, m = student.embed([concept])
         macs = count_macs(gen, x, *((e, m) if e is not None else ()))
         q = evaluate(student, data, [concept], "test", fid=True)[concept]

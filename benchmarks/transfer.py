@@ -66,8 +66,8 @@ def _slug(s: str) -> str:
 
 def prepare(cfg: TransferConfig, out: Path) -> dict:
     """Teach every held-out concept on the held-out photos (test) and the chosen ones on training photos."""
-    from e2gan.registry import create_teacher
     from e2gan.data.samples import teach_shipped_crops
+    from e2gan.registry import create_teacher
 
     teacher = create_teacher("procedural")
     held = teacher.held_out()
@@ -107,7 +107,7 @@ def train_run(cfg: TransferConfig, base, data: Path, concept: str, arm: str, see
     """One arm on one concept: the curve of held-out PSNR against steps and seconds, from step 0."""
     from e2gan.adapt import finetune, lora_train_config
     from e2gan.data.dataset import load_pairs
-    from e2gan.engine.loop import train
+    from e2gan.engine import train
     from e2gan.lora import lora_candidates
     from e2gan.metrics.quality import psnr
     from e2gan.student import Student

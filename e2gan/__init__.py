@@ -6,6 +6,7 @@ from e2gan.hookspecs import hookimpl  # noqa: E402
 from e2gan.registry import (  # noqa: E402
     create_backbone,
     create_concept_selector,
+    create_data_selector,
     create_discriminator,
     create_scorer,
     create_searcher,
@@ -14,6 +15,7 @@ from e2gan.registry import (  # noqa: E402
     create_text_encoder,
     list_backbones,
     list_concept_selectors,
+    list_data_selectors,
     list_discriminators,
     list_scorers,
     list_searchers,
@@ -35,6 +37,7 @@ __all__ = [
     "hookimpl", "Student",
     "create_backbone", "list_backbones", "create_discriminator", "list_discriminators",
     "create_teacher", "list_teachers", "create_text_encoder", "list_text_encoders",
-    "create_scorer", "list_scorers", "create_searcher", "list_searchers", "create_selector", "list_selectors",
+    "create_scorer", "list_scorers", "create_searcher", "list_searchers", "create_data_selector", "list_data_selectors",
+    "create_selector", "list_selectors",
     "create_concept_selector", "list_concept_selectors",
 ]

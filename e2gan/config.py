@@ -6,6 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+#: where models run unless told: a GPU when there is one (training, apply, eval, export, serve, the Python API)
+DEFAULT_DEVICE = "auto"
+DEVICE_HELP = "cpu, cuda, cuda:1, ... (auto: cuda when available)"
+
+#: the teacher commands use when none is named: offline, the demo's and the tests' default
+DEFAULT_TEACHER = "classic"
+#: the base new concepts start from when none is named
+DEFAULT_BASE = "zoo:classic-base"
+
 #: LoRA fine-tuning's defaults, stated once (the CLI's options, the demo, compare and the benchmarks read them)
 LORA_STEPS = 300
 LORA_LR = 2e-3
@@ -34,7 +43,7 @@ class TrainConfig:
     log_every: int = option(10, "steps between loss-log rows")
     discriminator: str | None = option(None, "discriminator plugin (default: the backbone's `default_discriminator`, else patchgan)")
     disc_config: dict | None = option(None, "discriminator settings (default: the backbone's, else patchgan's ndf=32, n_layers=3)")
-    device: str = option("auto", "cpu, cuda, cuda:1, ... (auto: cuda when available)")
+    device: str = option(DEFAULT_DEVICE, DEVICE_HELP)
     threads: int | None = option(None, "torch CPU threads (default: torch's)")
     max_seconds: float | None = option(None, "wall-clock budget in seconds: the lr schedule and the end follow the clock")
     checkpoint_every: int | None = option(None, "write a checkpoint every this many steps (and at the end, and on SIGINT/SIGTERM); "
@@ -45,24 +54,43 @@ class TrainConfig:
     workers: int | None = option(None, "DataLoader workers that decode pairs (default: half the cores, at most 4, when streaming)")
 
 
+#: how ``e2gan finetune`` trains (``e2gan.adapt.lora_train_config``): L1 only, no GAN loss
+LORA_TRAIN = {"steps": LORA_STEPS, "batch_size": LORA_BATCH, "lr": LORA_LR, "gan_weight": 0.0}
+
+
+@dataclass
+class AdaptConfig:
+    """Step 3's choices for one new concept: where LoRA goes, its ranks, and which pairs train it. ``e2gan finetune``
+    generates its options from these fields and ``e2gan compare`` varies one of them."""
+
+    layers: str = option("paper", "'paper' (the backbone's preset), 'top-k', 'cumulative', or comma-separated module names")
+    scorer: str | None = option(None, "layer-importance scorer (weight-delta, fisher, taylor, random); needed by --layers top-k/cumulative")
+    top_k: int = option(8, "with --layers top-k: how many layers")
+    threshold: float = option(0.8, "with --layers cumulative: the share of the total importance the layers cover")
+    search: str = option("uniform:rank=4", "rank searcher[:key=value,...] (simple, uniform, random, svd-energy, greedy)")
+    budget: int | None = option(None, "LoRA weight budget of the search (default: --budget-fraction of uniform rank 4 on the layers)")
+    budget_fraction: float = option(0.6, "without --budget: the searchers' budget as a share of uniform rank 4's weights")
+    select: str = option("all", "data selector[:key=value,...] (kmeans, random, all)")
+    fraction: float | None = option(None, "keep this share of the pairs (with --select)")
+    count: int | None = option(None, "keep this many pairs (with --select)")
+    trial_steps: int = option(60, "LoRA steps of each rank-search trial")
+
+
 #: the TrainConfig fields the training commands expose (the rest keep their defaults)
 TRAIN_CLI_FIELDS = ("steps", "batch_size", "lr", "lambda_l1", "gan_weight", "crop", "seed", "device", "threads", "checkpoint_every",
                     "keep_checkpoints", "grad_accum", "mixed_precision", "workers", "log_every")
 
-BASE_CONCEPTS = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
-HELD_OUT = ["oil painting", "winter"]
-
-
 @dataclass
 class DemoConfig:
-    """``e2gan demo``: the whole pipeline offline on the classic teacher."""
+    """``e2gan demo``: the whole pipeline offline on an offline teacher."""
 
     out: str = option("results", "output folder (report.html, data, adapters, baselines)")
-    teacher: str = option("classic", "offline teacher: classic (14 unrelated OpenCV edits) or procedural (compositional concepts)")
-    size: int | None = option(None, "resolution of the demo's pairs (default: the teacher's preset, 128 classic / 64 procedural)")
+    teacher: str = option(DEFAULT_TEACHER, "an offline teacher (`e2gan plugins` lists them with what each does)")
+    size: int | None = option(None, "resolution of the demo's pairs (default: the resolution of the teacher's zoo base)")
     retrain_base: bool = option(False, "train the base inside the demo instead of using the zoo's")
     base: str | None = option(None, "base to adapt from (default: the teacher's zoo base)")
-    equal_time: bool | None = option(None, "give e2gan-from-scratch the LoRA run's wall time instead of its steps (default: on for procedural)")
+    equal_time: bool | None = option(None, "give e2gan-from-scratch the LoRA run's wall time instead of its steps (default: the "
+                                           "teacher's `demo` preset, else off)")
     lora_steps: int = option(LORA_STEPS, "LoRA steps per held-out concept (also the e2gan-from-scratch steps)")
     scratch_steps: int = option(100, "steps for the pix2pix baseline")
     base_steps: int = option(1500, "with --retrain-base")
@@ -73,17 +101,5 @@ class DemoConfig:
     rank: int = option(4, "LoRA rank")
     lora_lr: float = option(LORA_LR, "LoRA learning rate")
     base_concepts: list | None = field(default=None, metadata={"help": "the base's concepts (default: the teacher's preset)"})
-    held_out: list | None = field(default=None, metadata={"help": "new concepts to adapt to (default: the teacher's preset)"})
-
-
-def demo_preset(teacher: str) -> dict:
-    """What the demo runs for each offline teacher, unless DemoConfig says otherwise."""
-    if teacher == "classic":
-        return {"base": "zoo:classic-base", "size": 128, "base_concepts": list(BASE_CONCEPTS), "held_out": list(HELD_OUT), "equal_time": False}
-    if teacher == "procedural":
-        from e2gan.registry import create_teacher
-
-        held = create_teacher("procedural").held_out()  # the first of each kind: a new combination, and an unseen primitive
-        return {"base": "zoo:procedural-base", "size": 64, "base_concepts": None, "equal_time": True,
-                "held_out": [held["seen-primitives"][0], held["unseen-primitive"][0]]}
-    raise ValueError(f"the demo runs the offline teachers 'classic' and 'procedural', not {teacher!r}")
+    held_out: list | None = field(default=None, metadata={"help": "new concepts to adapt to (default: the first held-out concept of each "
+                                                                  "kind the teacher reserves)"})

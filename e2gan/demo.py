@@ -1,4 +1,4 @@
-"""The main job (``e2gan demo`` / ``make demo``): the whole pipeline, offline, on the classic teacher.
+"""The main job (``e2gan demo`` / ``make demo``): the whole pipeline, offline, on an offline teacher (the default's).
 
 teach base + held-out concepts -> base from the zoo (or retrained) -> LoRA on each held-out concept ->
 baselines from scratch (pix2pix ResNet-9, and the same e2gan generator) -> metrics -> report.html.
@@ -13,16 +13,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 from e2gan.adapt import finetune, lora_train_config
-from e2gan.config import DemoConfig  # noqa: F401  (re-exported: e2gan.demo.DemoConfig)
+from e2gan.config import (
+    DemoConfig,  # noqa: F401  (re-exported: e2gan.demo.DemoConfig)
+    TrainConfig,
+)
 from e2gan.data.dataset import PairedDataset, PairTensors, load_pairs
-from e2gan.engine.loop import TrainConfig
+from e2gan.data.samples import teach_shipped_crops
 from e2gan.evaluate import IDENTITY, Identity, evaluate, mean_metrics, skipped_metrics
+from e2gan.files import WEIGHTS
 from e2gan.grids import concept_grid, grid
 from e2gan.io import atomic_save_image, atomic_write_json
 from e2gan.lora import adapter_bytes
 from e2gan.metrics.lpips import lpips_model
 from e2gan.report import loss_curves, table, write_report
-from e2gan.data.samples import teach_shipped_crops
 from e2gan.student import Student
 from e2gan.train import train_base, train_scratch
 
@@ -43,15 +46,41 @@ def _timed(timings, name):
     return T()
 
 
+def demo_preset(teacher_name: str) -> dict:
+    """What the demo runs for a teacher, unless DemoConfig says otherwise: the zoo base the catalogue lists for that
+    teacher (and its resolution), and the first held-out concept of each kind the teacher reserves."""
+    from e2gan.data.concepts import first_held_out
+    from e2gan.hub.zoo import catalogue
+    from e2gan.registry import create_teacher
+
+    teacher = create_teacher(teacher_name)
+    held = first_held_out(teacher)
+    if not held:
+        raise ValueError(f"teacher {teacher_name!r} reserves no held-out concepts (held_out()): pass --held-out with the concepts to adapt to")
+    preset = {"held_out": held, "equal_time": False, **dict(getattr(teacher, "demo", None) or {})}
+    bases = [(name, entry) for name, entry in catalogue()["bases"].items() if entry["teacher"] == teacher_name]
+    if bases:  # else --base and --size come from the user (or --retrain-base)
+        name, entry = bases[0]
+        preset = {"base": f"zoo:{name}", "size": entry["resolution"], **preset}
+    return preset
+
+
 def run_demo(cfg: DemoConfig) -> Path:
     from dataclasses import replace
 
-    from e2gan.config import demo_preset
-
     preset = demo_preset(cfg.teacher)
     cfg = replace(cfg, **{k: v for k, v in preset.items() if getattr(cfg, k) is None})
-    if cfg.base_concepts is None:  # the base knows what it was trained on
+    if cfg.base is None and not cfg.retrain_base:
+        raise ValueError(f"the zoo has no base for teacher {cfg.teacher!r}: pass --base, or --retrain-base")
+    if cfg.size is None:
+        cfg = replace(cfg, size=128)
+    if cfg.base_concepts is None and cfg.base:  # the base knows what it was trained on
         cfg = replace(cfg, base_concepts=list(Student.from_pretrained(cfg.base).meta.get("prompts", [])))
+    if cfg.base_concepts is None:  # a base retrained from nothing: the teacher's own pool (its first 8)
+        from e2gan.data.concepts import base_pool
+        from e2gan.registry import create_teacher
+
+        cfg = replace(cfg, base_concepts=base_pool(create_teacher(cfg.teacher))[:8])
     out = Path(cfg.out)
     data = out / "data"
     timings: dict[str, float] = {}
@@ -59,10 +88,8 @@ def run_demo(cfg: DemoConfig) -> Path:
 
     with _timed(timings, "teach"):
         train_concepts = cfg.held_out + (cfg.base_concepts if cfg.retrain_base else [])
-        colour = cfg.teacher != "classic"
-        s1, = teach_shipped_crops(cfg.teacher, train_concepts, data, cfg.size, cfg.crops, 0, cfg.seed, colour_only=colour, progress=True)
-        s2, = teach_shipped_crops(cfg.teacher, cfg.base_concepts + cfg.held_out, data, cfg.size, 0, cfg.test_crops, cfg.seed,
-                                  colour_only=colour, progress=True)
+        s1, = teach_shipped_crops(cfg.teacher, train_concepts, data, cfg.size, cfg.crops, 0, cfg.seed, progress=True)
+        s2, = teach_shipped_crops(cfg.teacher, cfg.base_concepts + cfg.held_out, data, cfg.size, 0, cfg.test_crops, cfg.seed, progress=True)
         teach_lines = s1.lines() + s2.lines()
 
     base_log = None
@@ -106,8 +133,8 @@ def run_demo(cfg: DemoConfig) -> Path:
             IDENTITY: (Identity(), 0, 0, None, 0),
             "base, no adapter": (base, base_params, 0, None, 0),
             "LoRA student": (lora, lora.meta["trainable_parameters"], adapter_bytes(out / "adapters" / slug), lora_log, timings[f"{concept}: LoRA finetune"]),
-            "e2gan from scratch": (small, small.num_parameters(), (out / "scratch" / f"e2gan-{slug}" / "model.safetensors").stat().st_size, small_log, timings[f"{concept}: e2gan from scratch"]),
-            "pix2pix from scratch": (p2p, p2p.num_parameters(), (out / "scratch" / f"pix2pix-{slug}" / "model.safetensors").stat().st_size, p2p_log, timings[f"{concept}: pix2pix from scratch"]),
+            "e2gan from scratch": (small, small.num_parameters(), (out / "scratch" / f"e2gan-{slug}" / WEIGHTS).stat().st_size, small_log, timings[f"{concept}: e2gan from scratch"]),
+            "pix2pix from scratch": (p2p, p2p.num_parameters(), (out / "scratch" / f"pix2pix-{slug}" / WEIGHTS).stat().st_size, p2p_log, timings[f"{concept}: pix2pix from scratch"]),
         }
         cols = {"source": test.sources, "teacher": test.targets}
         with _timed(timings, f"{concept}: evaluate"):
@@ -139,7 +166,9 @@ def _write(out: Path, cfg: DemoConfig, summary: dict, grids, base_grid, base_log
     cols = ["concept", "model", "psnr", "ssim", *extra, "trainable", "stored bytes", "steps", "train s"]
     skipped = "".join(f"<li><code>{k}</code>: {why}</li>" for k, why in summary.get("skipped_metrics", {}).items())
     sections = []
-    what = {"classic": "14 unrelated OpenCV edits", "procedural": "concepts composed of 2-3 primitive edits, prompted by their words"}
+    from e2gan.plugins import entries
+
+    what = entries("teacher")[cfg.teacher].description
     shown = ", ".join(cfg.base_concepts[:10]) + (f", ... ({len(cfg.base_concepts)} in all)" if len(cfg.base_concepts) > 10 else "")
     lora_vs = []
     for concept in cfg.held_out:
@@ -148,7 +177,7 @@ def _write(out: Path, cfg: DemoConfig, summary: dict, grids, base_grid, base_log
         lora_vs.append(f"{html.escape(concept)}: LoRA {lora['psnr']:.2f} dB in {lora['train s']:.0f} s, from scratch {small['psnr']:.2f} dB in "
                        f"{small['train s']:.0f} s ({small['steps']} steps)")
     equal = "the same wall time" if cfg.equal_time else "the same steps"
-    intro = (f"<p>Teacher: <code>{cfg.teacher}</code> ({what.get(cfg.teacher, 'a plugin')}, offline). Resolution {cfg.size} px. "
+    intro = (f"<p>Teacher: <code>{cfg.teacher}</code> ({html.escape(what)}). Resolution {cfg.size} px. "
              f"Base: <code>{summary['base']['ref']}</code> "
              f"({summary['base']['parameters']:,} parameters), concepts {html.escape(shown)}. Held-out concepts (never seen by the base): "
              f"{', '.join(cfg.held_out)}. Test pairs come from photos that no training crop uses. Metrics compare each model's output with "

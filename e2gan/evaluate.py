@@ -120,6 +120,27 @@ def mean_metrics(per_prompt: dict) -> dict:
     return {k: float(torch.tensor([v[k] for v in per_prompt.values() if k in v]).mean()) for k in keys}
 
 
+def evaluate_model(student, model_ref: str, data, prompts=None, split: str | None = "test", fid: bool = False, clip=None,
+                   lpips=None, lpips_asked: bool | None = None) -> dict:
+    """What ``e2gan eval --data`` reports: per-concept metrics against the teacher, their mean, the baselines that
+    need no training (the identity; for an adapter, its base alone) with the student's gain over the identity, what
+    could not be computed and why, and FID's sample-size caveat. ``per_prompt`` is empty when there are no pairs.
+    ``lpips``: the LPIPS network, or None (``lpips_asked``: whether it was asked for, so that a missing one is listed)."""
+    from e2gan.student import Student
+
+    per = evaluate(student, data, prompts, split, fid=fid, clip=clip, lpips=lpips)
+    result = {"model": str(model_ref), "data": str(data), "split": split or "", "per_prompt": per, "mean": mean_metrics(per) if per else {},
+              "skipped": skipped_metrics(fid, clip is not None, lpips is not None if lpips_asked is None else lpips_asked)}
+    if not per:
+        return result
+    adapter = student.meta.get("adapter") or {}
+    base = Student.from_pretrained(adapter["base"], revision=adapter.get("base_revision")) if adapter.get("base") else None
+    result["baselines"] = baselines(student, data, list(per), split, base)
+    if fid:
+        result["caveat"] = sample_caveat(min(r["n"] for r in per.values()))
+    return result
+
+
 def report_section(result: dict, grid_name: str | None = None) -> tuple[str, str]:
     """The HTML report's section for an ``e2gan eval`` result: metrics per prompt, what was skipped, the grid."""
     import html

@@ -37,13 +37,31 @@ def lazy(module: str, attr: str, package: str | None = None, **defaults):
 @hookspec
 def register_backbones(register):
     """Generators. ``factory(**config)`` returns a ``torch.nn.Module`` with a dataclass ``config``
-    (``asdict(config)`` rebuilds it) and ``forward(image, text_embeds=None, text_mask=None)``
-    mapping images in [-1, 1], shape (B, 3, H, W), to edited images of the same shape."""
+    (``factory(**asdict(config))`` rebuilds it) and ``forward(image, text_embeds=None, text_mask=None)``
+    mapping images in [-1, 1], shape (B, 3, H, W), to edited images of the same shape.
+
+    Optional attributes the core reads (the conformance kit, ``e2gan.testing.check_backbone``, checks each one
+    that is declared):
+
+    - ``text_conditioned`` (bool, default False): ``forward`` uses the prompt's embeddings (B, T, ``config.text_dim``)
+      and mask (B, T); the student then gets a text encoder whose ``dim`` sets ``config.text_dim``.
+    - ``size_multiple`` (int, default 8): height and width must be multiples of it; every inference path pads to
+      it and crops back (``e2gan.inference``).
+    - ``lora_targets`` (regexes over module names, full match): the preset LoRA placement (``--layers paper``).
+    - ``feature_module`` (a module name): whose output, mean-pooled, describes an image for data selection.
+    - ``default_discriminator`` (``(name, settings)``): the discriminator the engine trains against, instead of
+      PatchGAN.
+    - ``extra_macs(inputs, output) -> int`` on any submodule: multiply-accumulates that are no conv or linear
+      layer (attention's products), for ``e2gan.metrics.macs``."""
 
 
 @hookspec
 def register_discriminators(register):
-    """Discriminators. ``factory(**config)`` returns a module scoring ``(source, image)`` pairs."""
+    """Discriminators. ``factory(**config)`` returns a module scoring ``(source, image)`` pairs.
+
+    Optional attributes the engine reads: ``gan_loss`` (``"lsgan"``, the default, or ``"nonsaturating"``: softplus
+    losses), ``r1_gamma`` (float) and ``r1_every`` (int): lazy R1 on real images every that many steps (with
+    ``"nonsaturating"``)."""
 
 
 @hookspec
@@ -52,8 +70,11 @@ def register_teachers(register):
     ``settings`` (a JSON-able dict that, with the prompt and seed, determines the output) and
     ``edit(images: list[PIL.Image], prompt: str, seeds: list[int]) -> list[PIL.Image]``.
     Optional: ``concepts()`` (prompts it knows), ``batch_size``, ``held_out()`` (``{kind: [prompts]}``
-    reserved for evaluation, never trained into a base) and ``base_concepts()`` (the pool a base may
-    train on; default ``concepts()`` minus ``held_out()``)."""
+    reserved for evaluation, never trained into a base; the demo and ``compare`` adapt to the first of each kind),
+    ``base_concepts()`` (the pool a base may train on; default ``concepts()`` minus ``held_out()``),
+    ``colour_only`` (bool: its concepts are colour edits, so offline crops come from colour photos only and
+    ``--photos`` may add fetched ones; default False) and ``demo`` (a dict of ``e2gan demo`` defaults for it,
+    e.g. ``{"equal_time": True}``)."""
 
 
 @hookspec
@@ -67,7 +88,7 @@ def register_text_encoders(register):
 def register_importance_scorers(register):
     """Layer-importance scorers for choosing where LoRA goes. ``factory(**settings)`` returns an
     object with ``score(student, pairs, layers, seed) -> dict[layer_name, float]`` (higher = more
-    important); ``pairs`` is an ``e2gan.engine.loop.PairTensors`` of the new concept."""
+    important); ``pairs`` is an ``e2gan.data.PairTensors`` of the new concept."""
 
 
 @hookspec

@@ -14,10 +14,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from e2gan.files import ADAPTER_META
+from e2gan import __version__
+from e2gan.files import ADAPTER_META, ADAPTER_WEIGHTS, check_stamp
 from e2gan.io import atomic_write_json
 
 LORA_TYPES = (nn.Conv2d, nn.Linear)
+
+
+def base_model(model: nn.Module) -> nn.Module:
+    """The plain backbone under a peft wrapper (the model itself when it carries no adapter)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
 
 
 def lora_candidates(model: nn.Module) -> list[str]:
@@ -27,7 +33,7 @@ def lora_candidates(model: nn.Module) -> list[str]:
 
 def paper_targets(model: nn.Module) -> list[str]:
     """The layers the backbone declares for LoRA (its ``lora_targets``: regexes over module names)."""
-    base = getattr(model, "get_base_model", lambda: model)()
+    base = base_model(model)
     patterns = getattr(base, "lora_targets", None)
     if not patterns:
         raise ValueError(f"backbone {type(base).__name__} declares no lora_targets; pass the target layers explicitly "
@@ -88,6 +94,30 @@ def match_padding(model: nn.Module) -> int:
     return fixed
 
 
+def read_adapter_meta(folder) -> dict:
+    """``e2gan_adapter.json`` of an adapter folder, with what loading it safely needs checked first (the one place
+    adapter records are read: loading, publishing and the model card go through it)."""
+    folder = Path(folder)
+    meta_path = folder / ADAPTER_META
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{meta_path} is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{meta_path} must hold a JSON object (the adapter's record), not {type(meta).__name__}; restore it from where "
+                         "the adapter came from")
+    if not (folder / ADAPTER_WEIGHTS).is_file():
+        raise FileNotFoundError(f"{folder} has no {ADAPTER_WEIGHTS}; e2gan refuses adapters in any other format "
+                                "(peft would fall back to adapter_model.bin, a pickle)")
+    if "base" not in meta:
+        raise ValueError(f"{meta_path} lacks 'base': which model the adapter was trained on")
+    if not meta.get("base_fingerprint"):
+        raise ValueError(f"{meta_path} has no base_fingerprint, so e2gan cannot check that {meta['base']!r} is the base it was "
+                         "trained on; refusing to load it unchecked (re-save it with e2gan finetune)")
+    check_stamp(meta_path, meta.get("e2gan_version"))
+    return meta
+
+
 def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Path:
     """peft's ``adapter_config.json`` + ``adapter_model.safetensors``, plus ``e2gan_adapter.json``."""
     folder = Path(folder)
@@ -98,6 +128,7 @@ def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Pa
         "base_fingerprint": student.meta.get("base_fingerprint") or student.fingerprint(),
         "backbone": student.backbone,
         "text_encoder": student.config_dict()["text_encoder"],
+        "e2gan_version": __version__,
         **(meta or {}),
     }
     atomic_write_json(folder / ADAPTER_META, info)
@@ -109,7 +140,7 @@ def load_adapter(student, folder, check_fingerprint: bool = True):
     from peft import PeftModel
 
     folder = Path(folder)
-    meta = json.loads((folder / ADAPTER_META).read_text())
+    meta = read_adapter_meta(folder)
     if check_fingerprint and meta.get("base_fingerprint"):
         have = student.fingerprint()
         if have != meta["base_fingerprint"]:
@@ -133,7 +164,7 @@ def merge_adapter(student):
 
 @torch.no_grad()
 def adapter_bytes(folder) -> int:
-    return (Path(folder) / "adapter_model.safetensors").stat().st_size
+    return (Path(folder) / ADAPTER_WEIGHTS).stat().st_size
 
 
 def set_strength(model: nn.Module, strength: float) -> int:

@@ -8,15 +8,23 @@ import errno
 import os
 from pathlib import Path
 
-from e2gan.files import ADAPTER_META, CONFIG, WEIGHTS
+from e2gan.files import (
+    ADAPTER_CONFIG,
+    ADAPTER_META,
+    CHECKPOINTS,
+    CONFIG,
+    LOCK,
+    MANIFEST,
+    WEIGHTS,
+)
 
 #: marker file -> what a folder holding it is
-ARTEFACTS = {ADAPTER_META: "an adapter", "adapter_config.json": "an adapter", CONFIG: "a base model", WEIGHTS: "a base model",
-             "manifest.jsonl": "a data set"}
+ARTEFACTS = {ADAPTER_META: "an adapter", ADAPTER_CONFIG: "an adapter", CONFIG: "a base model", WEIGHTS: "a base model",
+             MANIFEST: "a data set"}
 
 
 #: what an unfinished run leaves in its --out: rerunning the command resumes from it
-RESUMABLE = {"checkpoints", ".e2gan.lock"}
+RESUMABLE = {CHECKPOINTS, LOCK}
 
 
 class OutputError(ValueError):
@@ -80,7 +88,7 @@ def folder_lock(folder, what: str = "writes to"):
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".e2gan.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    fd = os.open(folder / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -21,7 +21,7 @@ KINDS = {
     "text_encoder": "register_text_encoders",
     "scorer": "register_importance_scorers",
     "searcher": "register_rank_searchers",
-    "selector": "register_data_selectors",
+    "data_selector": "register_data_selectors",
     "concept_selector": "register_concept_selectors",
 }
 
@@ -57,7 +57,7 @@ def _allowed() -> set[str] | None:
     names = {name.strip() for name in raw.split(",") if name.strip()}
     if not names:
         raise PluginError("E2GAN_LOAD_PLUGINS is set but names no plugin; unset it to load every plugin, or list the ones to load "
-                          "(e.g. E2GAN_LOAD_PLUGINS=backbones,classic-teacher)")
+                          "(e.g. E2GAN_LOAD_PLUGINS=backbones,text-encoders)")
     return names
 
 

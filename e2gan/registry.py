@@ -82,12 +82,16 @@ def list_searchers(pattern: str = "*") -> list[str]:
     return list_names("searcher", pattern)
 
 
-def create_selector(name: str, **settings):
-    return create("selector", name, **settings)
+def create_data_selector(name: str, **settings):
+    return create("data_selector", name, **settings)
 
 
-def list_selectors(pattern: str = "*") -> list[str]:
-    return list_names("selector", pattern)
+def list_data_selectors(pattern: str = "*") -> list[str]:
+    return list_names("data_selector", pattern)
+
+
+#: the names data selectors had before "selector" became ambiguous beside concept selectors (kept working)
+create_selector, list_selectors = create_data_selector, list_data_selectors
 
 
 def create_concept_selector(name: str, **settings):

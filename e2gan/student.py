@@ -7,25 +7,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import warnings
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from e2gan import __version__
-from e2gan.files import ADAPTER_META, CONFIG, WEIGHTS
+from e2gan.config import DEFAULT_DEVICE
+from e2gan.data.images import u8_to_unit, unit_to_u8
+from e2gan.files import ADAPTER_META, CONFIG, WEIGHTS, check_stamp
 from e2gan.hub.resolve import commit_of, resolve
-from e2gan.data.images import to_pil, to_tensor, u8_to_unit, unit_to_u8
+from e2gan.inference import pick_device
 from e2gan.io import atomic_save_file, atomic_write_json
 from e2gan.registry import create_backbone, create_text_encoder
-
-
-def _major(version: str) -> int:
-    try:
-        return int(str(version).split(".")[0])
-    except ValueError:
-        return 0
 
 
 def read_config(path: Path) -> dict:
@@ -37,33 +31,12 @@ def read_config(path: Path) -> dict:
     missing = [k for k in ("backbone", "config") if k not in cfg]
     if missing:
         raise ValueError(f"{path} lacks {missing[0]!r}: not an e2gan {CONFIG} (expected backbone, config, text_encoder, e2gan_version)")
-    wrote = cfg.get("e2gan_version")
-    if wrote and _major(wrote) > _major(__version__):
-        warnings.warn(f"{path} was written by e2gan {wrote}, a newer major version than this e2gan {__version__}: "
-                      "it may not load correctly; upgrade with `pip install -U e2gan`")
+    check_stamp(path, cfg.get("e2gan_version"))
     return cfg
 
 
 #: config keys that would make a backbone fetch or unpickle weights: never honoured from a file on disk
 _FETCHING_KEYS = {"pretrained": False, "encoder_weights": None}
-
-
-def read_adapter_meta(folder: Path) -> dict:
-    """``e2gan_adapter.json`` of an adapter folder, with what loading it safely needs checked first."""
-    meta_path = folder / ADAPTER_META
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{meta_path} is not valid JSON ({exc})") from None
-    if not (folder / "adapter_model.safetensors").is_file():
-        raise FileNotFoundError(f"{folder} has no adapter_model.safetensors; e2gan refuses adapters in any other format "
-                                "(peft would fall back to adapter_model.bin, a pickle)")
-    if "base" not in meta:
-        raise ValueError(f"{meta_path} lacks 'base': which model the adapter was trained on")
-    if not meta.get("base_fingerprint"):
-        raise ValueError(f"{meta_path} has no base_fingerprint, so e2gan cannot check that {meta['base']!r} is the base it was "
-                         "trained on; refusing to load it unchecked (re-save it with e2gan finetune)")
-    return meta
 
 
 def _check_types(cfg: dict, path: Path, wrote: str):
@@ -148,6 +121,13 @@ class Student:
         return embeds.to(device), mask.to(device)
 
     @property
+    def base_generator(self):
+        """The generator without its adapter (the peft wrapper's base model), or the generator itself."""
+        from e2gan.lora import base_model
+
+        return base_model(self.generator)
+
+    @property
     def device(self):
         return next(self.generator.parameters()).device
 
@@ -158,32 +138,27 @@ class Student:
 
     @torch.no_grad()
     def predict(self, sources_u8: torch.Tensor, prompts, batch: int = 8) -> torch.Tensor:
-        """uint8 (N, 3, H, W) sources -> uint8 outputs, in batches (for metrics and grids)."""
+        """uint8 (N, 3, H, W) sources -> uint8 outputs, in batches (for metrics and grids); any height and width."""
+        from e2gan.inference import run_padded
+
         self.generator.eval()
         prompts = [prompts] * len(sources_u8) if isinstance(prompts, str) else list(prompts)
         outs = []
         for i in range(0, len(sources_u8), batch):
-            y = self(u8_to_unit(sources_u8[i : i + batch].to(self.device)), prompts[i : i + batch])
-            outs.append(unit_to_u8(y).cpu())
+            x = u8_to_unit(sources_u8[i : i + batch].to(self.device))
+            embeds, mask = self.embed(prompts[i : i + batch], x.device)
+            outs.append(unit_to_u8(run_padded(self.generator, x, embeds, mask)).cpu())
         return torch.cat(outs)
 
     @torch.no_grad()
-    def edit(self, images, prompt: str, batch_size: int = 8):
-        """PIL images -> edited PIL images (each resized to a multiple of 8 and back). Images of one
-        size go through the generator together, ``batch_size`` at a time."""
-        self.generator.eval()
-        out: list = [None] * len(images)
-        by_size: dict = {}
-        for i, img in enumerate(images):
-            w, h = img.size
-            by_size.setdefault((max(8, round(w / 8) * 8), max(8, round(h / 8) * 8)), []).append(i)
-        for (W, H), idx in by_size.items():
-            for j in range(0, len(idx), batch_size):
-                chunk = idx[j : j + batch_size]
-                x = to_tensor([images[i].resize((W, H)) if images[i].size != (W, H) else images[i] for i in chunk]).to(self.device)
-                for i, y in zip(chunk, to_pil(self(x, prompt))):
-                    out[i] = y.resize(images[i].size) if y.size != images[i].size else y
-        return out
+    def edit(self, images, prompt: str, batch_size: int = 8, strength: float = 1.0):
+        """PIL images (any sizes) -> edited PIL images of the same sizes, through the one inference path
+        (``e2gan.inference``: the adapter merged at ``strength``, padded to the backbone's size multiple and cropped
+        back), so the pixels are those of ``e2gan apply``, the runtimes and the exports."""
+        from e2gan.inference import concept_module, edit_frames, edit_images
+
+        module = concept_module(self, prompt, strength).to(self.device)
+        return edit_images(lambda frames: edit_frames(module, frames, batch_size, self.device), images, batch_size)
 
     # -- sizes ----------------------------------------------------------------------------
     def num_parameters(self, trainable_only: bool = False) -> int:
@@ -191,7 +166,7 @@ class Student:
 
     def fingerprint(self) -> str:
         """SHA-256 of the base weights: an adapter records it and refuses a different base."""
-        base = getattr(self.generator, "get_base_model", lambda: self.generator)()
+        base = self.base_generator
         h = hashlib.sha256()
         for name, t in sorted(base.state_dict().items()):
             if "lora_" in name:
@@ -201,7 +176,7 @@ class Student:
         return h.hexdigest()
 
     def config_dict(self) -> dict:
-        gen = getattr(self.generator, "get_base_model", lambda: self.generator)()
+        gen = self.base_generator
         return {
             "backbone": self.backbone,
             "config": dataclasses.asdict(gen.config),
@@ -228,7 +203,7 @@ class Student:
     def save_pretrained(self, folder) -> Path:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        gen = getattr(self.generator, "get_base_model", lambda: self.generator)()
+        gen = self.base_generator
         if any("lora_" in n for n, _ in gen.named_parameters()):
             raise ValueError("this student carries a LoRA adapter: save it with save_adapter(), or merge_adapter() first")
         state = {k: v.detach().cpu().contiguous() for k, v in gen.state_dict().items()}
@@ -237,11 +212,11 @@ class Student:
         return folder
 
     @classmethod
-    def from_pretrained(cls, name_or_path, revision: str | None = None, device="cpu", base=None):
+    def from_pretrained(cls, name_or_path, revision: str | None = None, device=DEFAULT_DEVICE, base=None):
         """Load a base (``config.json`` + ``model.safetensors``) or an adapter folder (its base too)."""
         folder = resolve(name_or_path, revision)
         if (folder / ADAPTER_META).exists():
-            from e2gan.lora import load_adapter
+            from e2gan.lora import load_adapter, read_adapter_meta
 
             meta = read_adapter_meta(folder)
             base_ref = base or meta["base"]
@@ -277,7 +252,7 @@ class Student:
         te = cfg.get("text_encoder")
         if te:
             encoder = create_text_encoder(te["name"], **te["settings"])
-        student = cls(generator.to(device).eval(), cfg["backbone"], encoder, te and te["name"], cfg.get("meta"))
+        student = cls(generator.to(pick_device(device)).eval(), cfg["backbone"], encoder, te and te["name"], cfg.get("meta"))
         student.meta["source"] = str(name_or_path)
         if commit_of(folder):
             student.meta["source_commit"] = commit_of(folder)

@@ -25,6 +25,7 @@ from e2gan.data.images import (
     open_source,
     sha256_of_image,
 )
+from e2gan.files import MANIFEST
 from e2gan.outputs import folder_lock
 from e2gan.registry import create_teacher
 
@@ -78,7 +79,7 @@ def teach(
     if world > 1:  # pairs already merged into the final folder by an earlier run count as done
         sources = sources[rank::world]
         out = part_folder(final_out, rank, world)
-        if Path(final_out, "manifest.jsonl").exists():
+        if Path(final_out, MANIFEST).exists():
             done = PairedDataset(final_out)
     editor = teacher_obj or create_teacher(teacher, **(teacher_settings or {}))
     settings = dict(getattr(editor, "settings", {}))

@@ -7,12 +7,12 @@ import torch
 
 import e2gan
 from e2gan.adapt import adapt, select_layers
+from e2gan.config import TrainConfig
 from e2gan.data.dataset import load_pairs
-from e2gan.engine.loop import TrainConfig
 from e2gan.lora import paper_targets
 from e2gan.student import Student
+from e2gan.testing.media import assert_picture
 from e2gan.train import train_base
-from tests.conftest import assert_picture
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_layer_selection_modes(base):
 
 
 def test_adapt_end_to_end_with_every_choice(base, pairs, tmp_path):
-    student, log, info = adapt(str(base), pairs, tmp_path / "ad", scorer="fisher:batches=1", layers="top-k", k=4, search="greedy",
+    student, log, info = adapt(str(base), pairs, tmp_path / "ad", scorer="fisher:batches=1", layers="top-k", top_k=4, search="greedy",
                                select="kmeans", fraction=0.5, cfg=TrainConfig(steps=2, batch_size=2, gan_weight=0), trial_steps=2, progress=False)
     assert info["data_used"] == 4 and len(info["layers"]) == 4
     assert info["trainable_parameters"] <= info["budget"]
@@ -159,7 +159,7 @@ def test_compare_on_a_third_party_teachers_data(tmp_path, base, register_plugin)
     from e2gan import hookimpl
     from e2gan.cli import cli
     from e2gan.teach import teach
-    from tests.conftest import photo
+    from e2gan.testing.tiny import photo
 
     class Plugin:
         @hookimpl

@@ -54,7 +54,7 @@ def test_patchgan_is_source_conditioned():
 def test_paper_layers_and_feature_selection_work_on_every_backbone(name, overrides, tmp_path):
     """`finetune --layers paper` and feature-based data selection read what the backbone declares."""
     from e2gan.adapt import adapt, image_features
-    from e2gan.engine.loop import TrainConfig
+    from e2gan.engine import TrainConfig
     from e2gan.lora import paper_targets
     from e2gan.student import Student
     from e2gan.testing import tiny_pairs

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from e2gan.cli import cli
-from tests.conftest import photo
+from e2gan.testing.tiny import photo
 
 
 def run(*args):
@@ -74,7 +74,7 @@ def test_eval_shows_identity_and_base_beside_the_student(tmp_path, tiny_data):
     """A near no-op student is called out: its PSNR gain over returning the input has an interval."""
     from e2gan.adapt import finetune, lora_train_config
     from e2gan.data.dataset import load_pairs
-    from e2gan.engine.loop import TrainConfig
+    from e2gan.engine import TrainConfig
     from e2gan.train import train_base
 
     train_base(load_pairs(tiny_data), tmp_path / "base", "e2gan-small", cfg=TrainConfig(steps=1, batch_size=2, gan_weight=0), progress=False)

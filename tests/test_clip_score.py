@@ -11,11 +11,11 @@ from click.testing import CliRunner
 pytest.importorskip("transformers")
 
 from e2gan.cli import cli  # noqa: E402
-from e2gan.metrics.clip_score import CLIPScorer  # noqa: E402
 from e2gan.data.dataset import load_pairs  # noqa: E402
-from e2gan.engine.loop import TrainConfig  # noqa: E402
+from e2gan.engine import TrainConfig  # noqa: E402
+from e2gan.metrics.clip_score import CLIPScorer  # noqa: E402
+from e2gan.testing.diffusers import save_tiny_clip  # noqa: E402
 from e2gan.train import train_base  # noqa: E402
-from tests.tiny_diffusers import save_tiny_clip  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,7 @@ def test_training_mode_is_stochastic_but_seeded_and_eval_is_deterministic():
 
 def test_r1_reaches_the_discriminator_and_the_engine_uses_it(tiny_data):
     from e2gan.config import TrainConfig
-    from e2gan.engine.loop import discriminator_for
+    from e2gan.engine import discriminator_for
 
     g = create_backbone("comodgan-small")
     name, settings = discriminator_for(g, TrainConfig())

@@ -37,7 +37,7 @@ TABLE = {
     "scorer": {"weight-delta": ({"steps": 3}, {}), "fisher": ({"batches": 2}, {}), "taylor": ({"batches": 2}, {}), "random": ({}, {})},
     "searcher": {"simple": ({"rounds": 1}, {}), "uniform": ({"rank": 4}, {"within_budget": False}), "random": ({}, {}),
                  "svd-energy": ({}, {}), "greedy": ({}, {})},
-    "selector": {"kmeans": ({}, {}), "random": ({}, {}), "all": ({}, {})},
+    "data_selector": {"kmeans": ({}, {}), "random": ({}, {}), "all": ({}, {})},
     "concept_selector": {"representative": ({}, {}), "random": ({}, {}), "single": ({}, {})},
 }
 
@@ -66,7 +66,7 @@ def test_every_builtin_part_has_a_case(kind):
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory):
     pytest.importorskip("diffusers")
-    from tests.tiny_diffusers import (
+    from e2gan.testing.diffusers import (
         save_instruct_pix2pix,
         save_pix2pix_zero,
         save_tiny_clip,

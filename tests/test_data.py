@@ -20,7 +20,7 @@ from e2gan.cli import cli
 from e2gan.data.dataset import PairedDataset
 from e2gan.data.images import BadImageError, load_image, scan_images
 from e2gan.teach import teach
-from tests.conftest import photo
+from e2gan.testing.tiny import photo
 
 
 @pytest.fixture

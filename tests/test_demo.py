@@ -9,7 +9,7 @@ import pytest
 from e2gan.data.dataset import load_pairs
 from e2gan.demo import DemoConfig, run_demo
 from e2gan.metrics.quality import psnr
-from tests.conftest import assert_picture
+from e2gan.testing.media import assert_picture
 
 
 def test_demo_writes_the_report(tmp_path):

@@ -15,10 +15,10 @@ import e2gan
 from e2gan.cli import cli
 from e2gan.data.dataset import PairedDataset
 from e2gan.teach import teach
-from tests.conftest import photo
+from e2gan.testing.tiny import photo
 
 pytest.importorskip("diffusers")
-from tests.tiny_diffusers import save_instruct_pix2pix, save_pix2pix_zero  # noqa: E402
+from e2gan.testing.diffusers import save_instruct_pix2pix, save_pix2pix_zero  # noqa: E402
 
 
 @pytest.fixture(scope="module")

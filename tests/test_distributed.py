@@ -12,10 +12,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from e2gan.engine.batches import BatchPlan, FolderPairs
 from e2gan.config import TrainConfig
 from e2gan.data.dataset import load_pairs
-from e2gan.engine.loop import train
+from e2gan.engine import train
+from e2gan.engine.batches import BatchPlan, FolderPairs
 from e2gan.testing import tiny_student
 from e2gan.testing.net import free_port
 

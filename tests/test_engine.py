@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from e2gan.data.dataset import load_pairs
-from e2gan.engine.loop import TrainConfig, lr_factor, train
+from e2gan.engine import TrainConfig, lr_factor, train
 from e2gan.metrics.quality import psnr
 from e2gan.student import Student
 

@@ -9,10 +9,10 @@ pytest.importorskip("onnxruntime")
 
 from e2gan.adapt import finetune  # noqa: E402
 from e2gan.data.dataset import load_pairs  # noqa: E402
-from e2gan.engine.loop import TrainConfig  # noqa: E402
+from e2gan.engine import TrainConfig  # noqa: E402
+from e2gan.inference import concept_module  # noqa: E402
 from e2gan.runtime.export import (  # noqa: E402
     check_onnx,
-    concept_module,
     export_onnx,
     onnx_session,
     read_metadata,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.conftest import photo
+from e2gan.testing.tiny import photo
 
 PYPROJECT = """
 [build-system]

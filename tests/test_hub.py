@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from e2gan.adapt import finetune
+from e2gan.config import TrainConfig
 from e2gan.data.dataset import load_pairs
-from e2gan.engine.loop import TrainConfig
 from e2gan.testing.net import free_port
 from e2gan.train import train_base
 
@@ -109,7 +109,7 @@ except FileNotFoundError as e:
 
 
 def test_revision_option_reaches_the_hub(hub, tmp_path):
-    from tests.conftest import photo
+    from e2gan.testing.tiny import photo
 
     photo(3, 40).save(tmp_path / "p.png")
     env = {**os.environ, "HF_ENDPOINT": hub["url"], "HF_HUB_OFFLINE": "0", "HF_HOME": str(hub["home"]), "HF_HUB_DISABLE_TELEMETRY": "1",

@@ -10,11 +10,11 @@ import torch
 from click.testing import CliRunner
 
 from e2gan.cli import cli
+from e2gan.config import TrainConfig
 from e2gan.data.dataset import load_pairs
-from e2gan.engine.loop import TrainConfig
 from e2gan.metrics.lpips import backbone_path, lpips, lpips_model, missing_reason
+from e2gan.testing.media import assert_picture
 from e2gan.train import train_base
-from tests.conftest import assert_picture
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from e2gan_plugins.procedural_teacher.primitives import (
 
 import e2gan
 from e2gan.cli import cli
-from tests.conftest import photo
+from e2gan.testing.tiny import photo
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from e2gan.testing.hub import HubServer
-from tests.conftest import photo
+from e2gan.testing.tiny import photo
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from e2gan.cli import main
 from e2gan.student import Student
 from e2gan.testing import tiny_student
 from e2gan.testing.cli import run_cli
-from tests.conftest import photo
+from e2gan.testing.tiny import photo
 
 
 def snapshot(*folders) -> dict:
@@ -220,7 +220,7 @@ def test_no_loading_path_opens_a_pickle(tmp_path, base_and_adapter, no_unpicklin
         Student.from_pretrained(tmp_path / "timm")
     # a CLIP folder whose weights are a pickle
     pytest.importorskip("transformers")
-    from tests.tiny_diffusers import save_tiny_clip
+    from e2gan.testing.diffusers import save_tiny_clip
 
     clip = Path(save_tiny_clip(tmp_path / "clip"))
     for f in clip.glob("*.safetensors"):

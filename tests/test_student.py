@@ -10,8 +10,8 @@ from peft import PeftModel
 
 import e2gan
 from e2gan.adapt import finetune
+from e2gan.config import TrainConfig
 from e2gan.data.dataset import load_pairs
-from e2gan.engine.loop import TrainConfig
 from e2gan.lora import (
     add_lora,
     merge_adapter,

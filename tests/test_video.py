@@ -12,9 +12,9 @@ from click.testing import CliRunner
 pytest.importorskip("av")
 
 from e2gan.cli import cli  # noqa: E402
+from e2gan.runtime.video import read_frames  # noqa: E402
 from e2gan.testing.media import make_clip, probe  # noqa: E402
 from e2gan.testing.tiny import tiny_invert_adapter  # noqa: E402
-from e2gan.runtime.video import read_frames  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -62,7 +62,7 @@ def test_the_wheel_carries_the_zoo(tmp_path):
 
 
 def test_a_shipped_concept_edits_photos_offline(tmp_path):
-    from tests.conftest import photo
+    from e2gan.testing.tiny import photo
 
     concept = next(n for n in list_pretrained() if n in catalogue()["concepts"])
     photo(2, 48).save(tmp_path / "p.png")

@@ -22,6 +22,13 @@ def base_pool(teacher) -> list[str]:
     return [c for c in teacher.concepts() if c not in reserved]
 
 
+def first_held_out(teacher) -> list[str]:
+    """The first held-out concept of each kind the teacher reserves (``held_out()``): what the demo and ``compare``
+    adapt to by default."""
+    groups = teacher.held_out() if hasattr(teacher, "held_out") else {}
+    return [names[0] for names in groups.values() if names]
+
+
 def probe_photos(count: int = 12, size: int = 64, seed: int = 0) -> list[Image.Image]:
     """A fixed set of small crops of the shipped training photos."""
     from e2gan.data.samples import colour_photos, random_crops, split_photos

@@ -22,9 +22,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from e2gan.files import MANIFEST  # noqa: E402  (re-exported: e2gan.data.dataset.MANIFEST)
 from e2gan.io import atomic_save_image
-
-MANIFEST = "manifest.jsonl"
 
 
 def pair_key(source_sha256: str, teacher: str, settings: dict, prompt: str, seed: int) -> str:

@@ -2,6 +2,13 @@
 its checkpoints, its processes under ``accelerate``, and what it measures while it trains."""
 
 from e2gan.config import TrainConfig
-from e2gan.engine.loop import DEFAULT_DISCRIMINATOR, Interrupted, discriminator_for, lr_factor, pick_device, train
+from e2gan.engine.loop import (
+    DEFAULT_DISCRIMINATOR,
+    Interrupted,
+    discriminator_for,
+    lr_factor,
+    pick_device,
+    train,
+)
 
 __all__ = ["DEFAULT_DISCRIMINATOR", "Interrupted", "TrainConfig", "discriminator_for", "lr_factor", "pick_device", "train"]

@@ -34,6 +34,14 @@ class MemoryPairs:
     def load(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         return self.pairs.sources[idx], self.pairs.targets[idx]
 
+    def fingerprint(self) -> str:
+        """SHA-256 of every pair's pixels and prompt: a resume checks it is training on the same data."""
+        h = hashlib.sha256()
+        for t in (self.pairs.sources, self.pairs.targets):
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+        h.update("\n".join(self.prompts).encode())
+        return h.hexdigest()
+
     def to(self, device):
         return MemoryPairs(PairTensors(self.pairs.sources.to(device), self.pairs.targets.to(device), self.pairs.prompts))
 
@@ -61,6 +69,13 @@ class FolderPairs:
 
     def __len__(self):
         return len(self.items)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the pairs' content addresses (their keys), prompts and size: cheap, and what decides the data."""
+        h = hashlib.sha256(f"{self.size}".encode())
+        for _, rec in self.items:
+            h.update(f"|{rec.key}|{rec.prompt}".encode())
+        return h.hexdigest()
 
     def load(self, idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         pairs = [self._pair(i) for i in idx]

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-CHECKPOINTS = "checkpoints"
+from e2gan.files import CHECKPOINTS  # noqa: E402
 
 
 def _sha(path: Path) -> str:
@@ -53,8 +53,10 @@ def save(folder, step: int, G, D, opt_g, opt_d, extra: dict, keep: int = 2) -> P
     return final
 
 
-def latest(folder) -> tuple[Path, dict] | None:
-    """The newest checkpoint whose files all match their recorded hashes (corrupt ones are reported and skipped)."""
+def latest(folder, G=None, D=None, opt_g=None, opt_d=None) -> tuple[Path, dict] | None:
+    """The newest checkpoint whose files all match their recorded hashes; with models given, also loaded into them.
+    A checkpoint that is incomplete, corrupt or fails to load (a tampered optimiser file is refused by the weights-only
+    loader) is reported in one line and skipped for the one before it; the models are left as they were."""
     root = Path(folder) / CHECKPOINTS
     for ck in sorted(root.glob("step-*"), reverse=True):
         try:
@@ -62,10 +64,29 @@ def latest(folder) -> tuple[Path, dict] | None:
             bad = [name for name, sha in state["files"].items() if not (ck / name).is_file() or _sha(ck / name) != sha]
             if bad:
                 raise ValueError(f"{', '.join(bad)} do not match their recorded hashes")
+            if G is not None:
+                _load_or_restore(ck, G, D, opt_g, opt_d)
             return ck, state
-        except (OSError, ValueError, KeyError) as exc:
-            warnings.warn(f"skipping checkpoint {ck} ({exc}): it is incomplete or corrupt; an earlier one is used if there is one")
+        except Exception as exc:  # noqa: BLE001  any failure to read a checkpoint falls back to the one before
+            why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            warnings.warn(f"skipping checkpoint {ck} ({type(exc).__name__}: {why}): it is incomplete or corrupt "
+                          "(or not e2gan's); an earlier one is used if there is one")
     return None
+
+
+def _load_or_restore(ck: Path, G, D, opt_g, opt_d) -> None:
+    """:func:`load`, or nothing at all: on failure every model, optimiser and the RNG are put back as they were."""
+    import copy
+
+    before = [(m, copy.deepcopy(m.state_dict())) for m in (G, D, opt_g, opt_d) if m is not None]
+    rng = torch.get_rng_state()
+    try:
+        load(ck, G, D, opt_g, opt_d)
+    except BaseException:
+        for m, sd in before:
+            m.load_state_dict(sd)
+        torch.set_rng_state(rng)
+        raise
 
 
 def load(ck: Path, G, D, opt_g, opt_d) -> None:

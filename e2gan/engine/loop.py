@@ -15,17 +15,12 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from e2gan.engine import checkpoint
 from e2gan.config import TrainConfig  # noqa: F401  (re-exported: e2gan.engine.loop.TrainConfig)
 from e2gan.data.images import u8_to_unit
+from e2gan.engine import checkpoint
+from e2gan.inference import pick_device  # noqa: F401  (re-exported: e2gan.engine.pick_device)
+from e2gan.lora import base_model
 from e2gan.registry import create_discriminator
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
 
 #: the discriminator of backbones that name none (pix2pix's, at half its width: these generators are small)
 DEFAULT_DISCRIMINATOR = ("patchgan", {"ndf": 32, "n_layers": 3})
@@ -33,7 +28,7 @@ DEFAULT_DISCRIMINATOR = ("patchgan", {"ndf": 32, "n_layers": 3})
 
 def discriminator_for(G, cfg: TrainConfig) -> tuple[str, dict]:
     """``cfg``'s discriminator, else the one the backbone declares (``default_discriminator``), else PatchGAN."""
-    base = G.get_base_model() if hasattr(G, "get_base_model") else G
+    base = base_model(G)
     name, settings = getattr(base, "default_discriminator", DEFAULT_DISCRIMINATOR)
     if cfg.discriminator is not None and cfg.discriminator != name:
         name, settings = cfg.discriminator, (DEFAULT_DISCRIMINATOR[1] if cfg.discriminator == "patchgan" else {})
@@ -71,6 +66,41 @@ def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "
         torch.set_num_threads(threads_before)
 
 
+#: TrainConfig fields that do not change the weights a run ends with (where it runs, how it reports): a resume may differ in them
+_NOT_IDENTITY = {"device", "threads", "log_every", "checkpoint_every", "keep_checkpoints", "workers"}
+
+
+def run_identity(student, source, cfg: TrainConfig) -> dict:
+    """What decides the weights a run ends with: its data, prompts, model and every training setting that matters.
+    A checkpoint records it, and a resume with another identity is refused (naming what differs)."""
+    import dataclasses
+
+    return {"data": source.fingerprint(), "prompts": sorted(set(source.prompts)), "backbone": student.backbone,
+            "model": student.config_dict()["config"], "text_encoder": student.config_dict()["text_encoder"],
+            "base": student.meta.get("base_fingerprint"), "lora": student.meta.get("lora"),
+            "train": {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _NOT_IDENTITY}}
+
+
+def identity_changes(old: dict, new: dict) -> list[str]:
+    """What differs between two run identities, readably (long values cut)."""
+    def short(v) -> str:
+        text = repr(v)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    changes = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict) and key in ("train", "model"):
+            changes += [f"{k} ({short(a.get(k))} -> {short(b.get(k))})" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif key == "data":
+            changes.append("the training pairs")
+        else:
+            changes.append(f"{key} ({short(a)} -> {short(b)})")
+    return changes
+
+
 def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resume) -> list[dict]:
     from e2gan.engine.batches import BatchPlan, as_source, micro_batches
     from e2gan.engine.distributed import Consensus, make_accelerator
@@ -81,38 +111,15 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
     device, main, world, rank = accel.device, accel.is_main_process, accel.num_processes, accel.process_index
     torch.manual_seed(cfg.seed)
     G = student.generator.to(device).train()
-    params = [p for p in G.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("nothing to train: every parameter of the generator is frozen")
-    opt_g = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
-    D = opt_d = None
-    if cfg.gan_weight > 0:
-        name, settings = discriminator_for(G, cfg)
-        D = create_discriminator(name, **settings).to(device).train()
-        opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    opt_g, D, opt_d = _optimisers(G, cfg, device)
     source = as_source(pairs)
     plan = BatchPlan(len(source), cfg.batch_size, world, cfg.grad_accum, cfg.crop, cfg.flip, cfg.seed)
-    prompts = sorted(set(source.prompts))
-    embeds, mask = student.embed(prompts, device)
-    log, t0 = [], time.perf_counter()
-    acc = {"l1": 0.0, "g_gan": 0.0, "d": 0.0}
-    n_acc, start = 0, 0
+    embeds, mask = student.embed(sorted(set(source.prompts)), device)
     ckpt = out is not None and bool(cfg.checkpoint_every)
-    if ckpt and not resume and main:
-        checkpoint.clear(out)
-    accel.wait_for_everyone()
-    found = checkpoint.latest(out) if ckpt else None
-    if found:
-        path, state = found
-        if state.get("global_batch", plan.global_batch) != plan.global_batch:
-            raise ValueError(f"{path} was written with a global batch of {state['global_batch']} pairs, this run has "
-                             f"{plan.global_batch} (batch size x processes x grad accum); resume with the same global batch, "
-                             "or pass --no-resume to start over")
-        checkpoint.load(path, G, D, opt_g, opt_d)
-        start, log, acc, n_acc = state["step"], state["log"], state["acc"], state["n_acc"]
-        t0 -= state["elapsed"]
-        if main:
-            print(f"[{desc}] resuming from {path} (step {start} of {cfg.steps}; --no-resume starts over)", flush=True)
+    identity = run_identity(student, source, cfg) if ckpt else None
+    state = _resume(accel, out, ckpt, resume, identity, plan, (G, D, opt_g, opt_d), cfg, desc)
+    log, acc, n_acc, start = state["log"], state["acc"], state["n_acc"], state["step"]
+    t0 = time.perf_counter() - state["elapsed"]
     if device.type == "cuda" and not source.streams:
         source = source.to(device)  # a small in-memory set lives on the GPU
     G_run, opt_g = accel.prepare(G, opt_g)
@@ -127,7 +134,7 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
     def save_checkpoint(done: int):
         if main:
             extra = {"log": log, "acc": acc, "n_acc": n_acc, "elapsed": time.perf_counter() - t0, "total_steps": cfg.steps,
-                     "data_position": {"step": done, "seed": cfg.seed, "pairs": plan.n}, **stats}
+                     "data_position": {"step": done, "seed": cfg.seed, "pairs": plan.n}, "identity": identity, **stats}
             checkpoint.save(out, done, G, D, opt_g, opt_d, extra, cfg.keep_checkpoints)
         accel.wait_for_everyone()
 
@@ -139,6 +146,7 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
     consensus = Consensus(accel, watch_signals=ckpt)
     bar = tqdm(range(start, cfg.steps), desc=desc, unit="step", disable=not (progress and main), dynamic_ncols=True, initial=start,
                total=cfg.steps)
+    shown = ("l1", "g_gan", "d") if D is not None else ("l1",)  # no GAN loss: only what is trained is shown
     step = start
     try:
         for step in bar:
@@ -149,13 +157,7 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
                                   "rerun the same command to resume")
             if cfg.max_seconds and elapsed >= cfg.max_seconds:
                 break
-            f = lr_factor(step, cfg)
-            if cfg.max_seconds:
-                f = min(f, lr_factor(int(cfg.steps * elapsed / cfg.max_seconds), cfg))
-            for opt in (opt_g, opt_d):
-                if opt is not None:
-                    for group in opt.param_groups:
-                        group["lr"] = cfg.lr * f
+            f = _set_lr((opt_g, opt_d), cfg, step, elapsed)
             losses = _step(accel, G_run, D_run, D, opt_g, opt_d, batches, embeds, mask, cfg, device, step)
             for k in acc:
                 acc[k] += losses[k]
@@ -163,7 +165,7 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
             if (step + 1) % cfg.log_every == 0 or step + 1 == cfg.steps:
                 row = {"step": step + 1, "seconds": round(time.perf_counter() - t0, 3), "lr": cfg.lr * f, **mean_losses(), **stats}
                 log.append(row)
-                bar.set_postfix(l1=f"{row['l1']:.4f}", g=f"{row['g_gan']:.3f}", d=f"{row['d']:.3f}")
+                bar.set_postfix({k: f"{row[k]:.4f}" for k in shown})
                 acc = {k: 0.0 for k in acc}
                 n_acc = 0
                 if callback is not None and main:
@@ -186,6 +188,55 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
     G.eval()
     student.meta.update(stats)
     return log
+
+
+def _optimisers(G, cfg: TrainConfig, device):
+    """Adam over the generator's trainable parameters, and the discriminator with its own Adam when the GAN loss is on."""
+    params = [p for p in G.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("nothing to train: every parameter of the generator is frozen")
+    opt_g = torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    D = opt_d = None
+    if cfg.gan_weight > 0:
+        name, settings = discriminator_for(G, cfg)
+        D = create_discriminator(name, **settings).to(device).train()
+        opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+    return opt_g, D, opt_d
+
+
+def _resume(accel, out, ckpt: bool, resume: bool, identity, plan, models, cfg: TrainConfig, desc: str) -> dict:
+    """The state a run starts from: the latest valid checkpoint in ``out`` (its identity checked), or step 0."""
+    state = {"step": 0, "log": [], "acc": {"l1": 0.0, "g_gan": 0.0, "d": 0.0}, "n_acc": 0, "elapsed": 0.0}
+    if ckpt and not resume and accel.is_main_process:
+        checkpoint.clear(out)
+    accel.wait_for_everyone()
+    found = checkpoint.latest(out, *models) if ckpt else None
+    if not found:
+        return state
+    path, saved = found
+    if saved.get("global_batch", plan.global_batch) != plan.global_batch:
+        raise ValueError(f"{path} was written with a global batch of {saved['global_batch']} pairs, this run has "
+                         f"{plan.global_batch} (batch size x processes x grad accum); resume with the same global batch, "
+                         "or pass --no-resume to start over")
+    if saved.get("identity") is not None and saved["identity"] != identity:
+        changes = identity_changes(saved["identity"], identity)
+        raise ValueError(f"{path} belongs to another run: {'; '.join(changes[:6])}{' ...' if len(changes) > 6 else ''} differ. Rerun with "
+                         "the settings it was started with to resume it, or pass --no-resume to start over (its checkpoints are deleted)")
+    if accel.is_main_process:
+        print(f"[{desc}] resuming from {path} (step {saved['step']} of {cfg.steps}; --no-resume starts over)", flush=True)
+    return {**state, **{k: saved[k] for k in ("step", "log", "acc", "n_acc", "elapsed")}}
+
+
+def _set_lr(optimisers, cfg: TrainConfig, step: int, elapsed: float) -> float:
+    """The schedule's factor at ``step`` (or at the clock's share of ``max_seconds``), applied to every optimiser."""
+    f = lr_factor(step, cfg)
+    if cfg.max_seconds:
+        f = min(f, lr_factor(int(cfg.steps * elapsed / cfg.max_seconds), cfg))
+    for opt in optimisers:
+        if opt is not None:
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * f
+    return f
 
 
 def _step(accel, G, D, D_plain, opt_g, opt_d, batches, embeds, mask, cfg, device, step: int = 0) -> dict:

@@ -12,7 +12,15 @@ import json
 import re
 from pathlib import Path
 
-from e2gan.files import ADAPTER_META, CONFIG, WEIGHTS
+from e2gan.files import (
+    ADAPTER_CONFIG,
+    ADAPTER_META,
+    ADAPTER_WEIGHTS,
+    CONFIG,
+    METRICS,
+    SAMPLES,
+    WEIGHTS,
+)
 
 PUBLISHABLE = (".safetensors", ".json", ".md", ".png", ".jpg", ".jpeg", ".jsonl")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -25,7 +33,7 @@ def check_publishable(folder: Path) -> list[Path]:
     if bad:
         raise ValueError(f"{folder} holds {', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}: e2gan publishes only safetensors weights, "
                          "JSON, the model card and images (a pickle or an unknown file must not reach the Hub); move them out first")
-    if not any(p.name in (WEIGHTS, "adapter_model.safetensors") for p in files):
+    if not any(p.name in (WEIGHTS, ADAPTER_WEIGHTS) for p in files):
         raise ValueError(f"{folder} has neither {WEIGHTS} (a base) nor adapter_model.safetensors (an adapter): nothing to publish")
     return files
 
@@ -50,18 +58,29 @@ def _base_hub_id(meta: dict, base_repo: str | None) -> tuple[str, str | None]:
                      f"(`e2gan push BASE_FOLDER org/base-name`), then pass --base-repo org/base-name[@revision]")
 
 
+def _record(folder: Path, adapter: bool) -> dict:
+    """The adapter's record or the base's config, read (and checked) the way loading reads them."""
+    if adapter:
+        from e2gan.lora import read_adapter_meta
+
+        return read_adapter_meta(folder)
+    from e2gan.student import read_config
+
+    return read_config(folder / CONFIG)
+
+
 def model_card(folder: Path, repo_id: str, base_id: str | None = None, base_rev: str | None = None):
     """A ``huggingface_hub.ModelCard``: YAML header (library, task, base, tags, licence, model-index) and a body
     (prompt, teacher, data, metrics against the teacher, a sample grid, how to use it in three lines)."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     adapter = (folder / ADAPTER_META).exists()
-    meta = json.loads((folder / (ADAPTER_META if adapter else CONFIG)).read_text())
+    meta = _record(folder, adapter)
     info = meta if adapter else meta.get("meta", {})
     prompt = info.get("prompt") if adapter else None
     prompts = [prompt] if isinstance(prompt, str) else (info.get("prompts") or [])
     teacher = info.get("teacher") or (info.get("adapt") or {}).get("teacher") or "unknown"
-    metrics = json.loads((folder / "metrics.json").read_text()) if (folder / "metrics.json").exists() else {}
+    metrics = json.loads((folder / METRICS).read_text()) if (folder / METRICS).exists() else {}
     results = []
     for name, value in (metrics.get("mean") or {}).items():
         if name in ("psnr", "ssim", "lpips", "fid"):
@@ -86,7 +105,7 @@ def model_card(folder: Path, repo_id: str, base_id: str | None = None, base_rev:
         lines += ["## Quality against the teacher (held-out photos)", "", "| concept | PSNR dB | SSIM | n |", "|---|---|---|---|"]
         lines += [f"| {p} | {m.get('psnr', float('nan')):.2f} | {m.get('ssim', float('nan')):.3f} | {m.get('n', '')} |" for p, m in metrics["per_prompt"].items()]
         lines.append("")
-    if (folder / "samples.png").exists():
+    if (folder / SAMPLES).exists():
         lines += ["![samples: source | teacher | student](samples.png)", ""]
     lines += ["## Use it", "", "```bash", f"e2gan apply --model {repo_id} --input photo.jpg --out edited/" + ("" if adapter else f' --prompt "{use_prompt}"'), "```", "",
               "```python", "from e2gan.student import Student", f'student = Student.from_pretrained("{repo_id}")',
@@ -110,11 +129,11 @@ def push(folder, repo_id: str, private: bool = False, revision: str | None = Non
     base_id = base_rev = None
     overrides: dict[str, bytes] = {}
     if adapter:
-        meta = json.loads((folder / ADAPTER_META).read_text())
+        meta = _record(folder, adapter)
         base_id, base_rev = _base_hub_id(meta, base_repo)
         overrides[ADAPTER_META] = json.dumps({**meta, "base": base_id, "base_revision": base_rev}, indent=2, sort_keys=True).encode()
-        peft_cfg = json.loads((folder / "adapter_config.json").read_text())
-        overrides["adapter_config.json"] = json.dumps({**peft_cfg, "base_model_name_or_path": base_id}, indent=2, sort_keys=True).encode()
+        peft_cfg = json.loads((folder / ADAPTER_CONFIG).read_text())
+        overrides[ADAPTER_CONFIG] = json.dumps({**peft_cfg, "base_model_name_or_path": base_id}, indent=2, sort_keys=True).encode()
     card = model_card(folder, repo_id, base_id, base_rev)
     overrides["README.md"] = str(card).encode()
     api = HfApi(token=token)

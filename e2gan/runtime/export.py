@@ -1,58 +1,13 @@
-"""Step 4, Ship: export one concept of a student to ONNX (adapter merged, prompt embedding baked in),
-checked against eager PyTorch with ONNX Runtime."""
+"""Step 4, Ship: export one concept of a student to ONNX (adapter merged, prompt embedding baked in, padded to the
+backbone's size multiple inside the graph: ``e2gan.inference``), checked against eager PyTorch with ONNX Runtime."""
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-
-class ConceptModule(nn.Module):
-    """``image -> edited image`` for one prompt, any height and width: the text embedding is a constant, and
-    the image is padded (edge-replicated) to the generator's size multiple and cropped back, inside the graph."""
-
-    def __init__(self, generator: nn.Module, embeds: torch.Tensor | None, mask: torch.Tensor | None, multiple: int = 8):
-        super().__init__()
-        self.generator = generator
-        self.multiple = int(multiple)
-        self.conditioned = embeds is not None
-        if self.conditioned:
-            self.register_buffer("embeds", embeds, persistent=False)
-            self.register_buffer("mask", mask, persistent=False)
-
-    def forward(self, image):
-        h, w = image.shape[-2], image.shape[-1]
-        m = self.multiple
-        x = F.pad(image, (0, (m - w % m) % m, 0, (m - h % m) % m), mode="replicate")
-        if not self.conditioned:
-            y = self.generator(x)
-        else:
-            b = image.shape[0]
-            y = self.generator(x, self.embeds.expand(b, -1, -1), self.mask.expand(b, -1))
-        return y[:, :, :h, :w]
-
-
-def concept_module(student, prompt: str, strength: float = 1.0) -> ConceptModule:
-    """The student's generator for ``prompt`` alone, LoRA merged at ``strength`` (the student is not changed)."""
-    from e2gan.lora import set_strength
-
-    s = copy.deepcopy(student)
-    if hasattr(s.generator, "merge_and_unload"):
-        set_strength(s.generator, strength)
-        s.generator = s.generator.merge_and_unload()
-    elif strength != 1.0:
-        raise ValueError(f"--strength {strength} scales an adapter's effect, and {student.meta.get('stage', 'this model')} has no adapter")
-    embeds, mask = s.embed([prompt])
-    if embeds is not None:  # keep only the prompt's real tokens: smaller graph, same result
-        keep = mask[0]
-        embeds, mask = embeds[:, keep], mask[:, keep]
-    gen = s.generator.eval()
-    return ConceptModule(gen, embeds, mask, getattr(gen, "size_multiple", 8)).eval()
-
+from e2gan.inference import concept_module
 
 PRECISIONS = ("fp32", "fp16", "int8")
 

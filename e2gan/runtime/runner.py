@@ -1,6 +1,6 @@
 """Running one concept fast on many frames: the prompt is embedded once, frames go through in batches, in
-PyTorch or in ONNX Runtime (an fp32 export made on the fly, or a given .onnx). Any frame size works: the
-graph pads to the backbone's size multiple and crops back (``e2gan.runtime.export.ConceptModule``)."""
+PyTorch or in ONNX Runtime (an fp32 export made on the fly, or a given .onnx). Any frame size works: both pad to
+the backbone's size multiple and crop back, through the one inference path (``e2gan.inference``)."""
 
 from __future__ import annotations
 
@@ -10,45 +10,36 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from e2gan.config import DEFAULT_DEVICE
+from e2gan.inference import concept_module, edit_frames, edit_images, pick_device
+
 RUNTIMES = ("torch", "onnx")
 
 
 class ConceptRunner:
     """``frames (N, H, W, 3) uint8 -> edited frames`` for one prompt at one LoRA ``strength``."""
 
-    def __init__(self, student, prompt: str, runtime: str = "torch", device: str = "cpu", strength: float = 1.0, batch: int = 8,
+    def __init__(self, student, prompt: str, runtime: str = "torch", device: str = DEFAULT_DEVICE, strength: float = 1.0, batch: int = 8,
                  onnx_path=None, threads: int | None = None):
-        from e2gan.runtime.export import concept_module, export_onnx, onnx_session
+        from e2gan.runtime.export import export_onnx, onnx_session
 
         if runtime not in RUNTIMES:
             raise ValueError(f"--runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
         self.runtime, self.batch, self.prompt, self.strength = runtime, max(1, int(batch)), prompt, strength
-        self.device = torch.device(device)
+        self.device = pick_device(device)
         if runtime == "torch":
             self.module = concept_module(student, prompt, strength).to(self.device)
         else:
             if onnx_path is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="e2gan-onnx-")
                 onnx_path = export_onnx(student, prompt, Path(self._tmp.name) / "concept.onnx", size=64, strength=strength)
-            self.session = onnx_session(onnx_path, threads or torch.get_num_threads())
+            session = onnx_session(onnx_path, threads or torch.get_num_threads())
+            self.module = lambda x: session.run(None, {"image": x.numpy()})[0]
 
     @torch.no_grad()
     def __call__(self, frames: np.ndarray) -> np.ndarray:
-        frames = np.asarray(frames)
-        if frames.ndim != 4 or frames.shape[-1] != 3:
-            raise ValueError(f"expected frames of shape (N, H, W, 3), got {frames.shape}")
-        out = []
-        for i in range(0, len(frames), self.batch):
-            x = torch.from_numpy(np.ascontiguousarray(frames[i:i + self.batch])).permute(0, 3, 1, 2).float() / 127.5 - 1
-            if self.runtime == "torch":
-                y = self.module(x.to(self.device)).float().cpu()
-            else:
-                y = torch.from_numpy(self.session.run(None, {"image": x.numpy()})[0])
-            out.append(((y.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy())
-        return np.concatenate(out) if out else frames[:0].copy()
+        return edit_frames(self.module, frames, self.batch, self.device if self.runtime == "torch" else None)
 
     def edit_images(self, images) -> list:
         """PIL images (any sizes) -> edited PIL images of the same sizes."""
-        from PIL import Image
-
-        return [Image.fromarray(self(np.asarray(img.convert("RGB"))[None])[0]) for img in images]
+        return edit_images(self, images, self.batch)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from e2gan.config import DEFAULT_DEVICE
+
 
 def concept_choices(models=(), include_zoo: bool = True) -> list[str]:
     """The dropdown: the given model folders or ids, then the zoo's concepts as ``zoo:NAME``."""
@@ -25,7 +27,7 @@ def concept_choices(models=(), include_zoo: bool = True) -> list[str]:
 class Runners:
     """One loaded student per model reference and one runner per (model, strength): switching back is instant."""
 
-    def __init__(self, device: str = "cpu", runtime: str = "torch"):
+    def __init__(self, device: str = DEFAULT_DEVICE, runtime: str = "torch"):
         self.device, self.runtime, self.students, self.runners = device, runtime, {}, {}
 
     def get(self, ref: str, strength: float):
@@ -44,7 +46,7 @@ class Runners:
         return self.runners[key]
 
 
-def build_app(choices: list[str], device: str = "cpu", runtime: str = "torch"):
+def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "torch"):
     import gradio as gr
 
     runners = Runners(device, runtime)
@@ -105,7 +107,7 @@ def build_app(choices: list[str], device: str = "cpu", runtime: str = "torch"):
     return app
 
 
-def serve(models=(), port: int = 7860, device: str = "cpu", runtime: str = "torch", zoo: bool = True, block: bool = True):
+def serve(models=(), port: int = 7860, device: str = DEFAULT_DEVICE, runtime: str = "torch", zoo: bool = True, block: bool = True):
     """Start the page on 127.0.0.1:``port`` (never on other interfaces; no Gradio share link, no analytics)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     choices = concept_choices(models, zoo)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from e2gan.testing.checks import (
     check_backbone,
     check_concept_selector,
+    check_data_selector,
     check_discriminator,
     check_scorer,
     check_searcher,
@@ -35,9 +36,9 @@ CHECKS = {
     "text_encoder": check_text_encoder,
     "scorer": check_scorer,
     "searcher": check_searcher,
-    "selector": check_selector,
+    "data_selector": check_data_selector,
     "concept_selector": check_concept_selector,
 }
 
 __all__ = ["CHECKS", "check_backbone", "check_concept_selector", "check_discriminator", "check_scorer", "check_searcher",
-           "check_selector", "check_teacher", "check_text_encoder", "tiny_images", "tiny_pairs", "tiny_student"]
+           "check_data_selector", "check_selector", "check_teacher", "check_text_encoder", "tiny_images", "tiny_pairs", "tiny_student"]

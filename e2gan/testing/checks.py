@@ -109,13 +109,44 @@ def check_backbone(factory, sizes=(32, 48), onnx: bool = True, atol: float = 1e-
     with torch.no_grad():
         ref = model(x, text, mask)
         assert torch.equal(clone(x, text, mask), ref), "a safetensors round trip must give identical outputs"
-    if getattr(model, "feature_module", None):
-        model.get_submodule(model.feature_module)
+    _check_declared(model, x, text, mask)
     if getattr(model, "lora_targets", None):
         _check_lora(model, paper_targets(model), lora_candidates(model), x, text, mask, atol)
     if onnx:
         _check_onnx(model, x, text, mask)
     return model
+
+
+def _check_declared(model, x, text, mask):
+    """Every optional attribute the hook's docstring lists, when the backbone declares it."""
+    from e2gan.registry import create_discriminator
+
+    tc = getattr(model, "text_conditioned", False)
+    assert isinstance(tc, bool), f"text_conditioned must be a bool, is {tc!r}"
+    if tc:
+        assert isinstance(getattr(model.config, "text_dim", None), int), "a text_conditioned backbone needs config.text_dim (the encoder's dim)"
+    m = getattr(model, "size_multiple", 8)
+    assert isinstance(m, int) and not isinstance(m, bool) and m >= 1, f"size_multiple must be a positive int, is {m!r}"
+    side = max(x.shape[-2:])
+    assert side % m == 0, f"the test sizes must be multiples of size_multiple={m}: pass sizes=... to check_backbone"
+    if getattr(model, "feature_module", None):
+        model.get_submodule(model.feature_module)
+    targets = getattr(model, "lora_targets", None)
+    if targets is not None:
+        assert isinstance(targets, (tuple, list)) and all(isinstance(t, str) for t in targets), "lora_targets must be a tuple of regexes"
+    declared = getattr(model, "default_discriminator", None)
+    if declared is not None:
+        name, settings = declared
+        D = create_discriminator(name, **settings)
+        with torch.no_grad():
+            score = D(x, x)
+        assert torch.isfinite(score).all(), f"the declared default_discriminator {name!r} gives non-finite scores"
+    counted = [n for n, mod in model.named_modules() if hasattr(mod, "extra_macs")]
+    if counted:
+        from e2gan.metrics.macs import count_macs
+
+        assert count_macs(model, x[:1], text if text is None else text[:1], mask if mask is None else mask[:1]) > 0, \
+            f"extra_macs of {counted[0]} broke the MAC count"
 
 
 def _check_lora(model, targets, candidates, x, text, mask, atol):
@@ -138,9 +169,9 @@ def _check_onnx(model, x, text, mask):
         import onnxruntime as ort
     except ImportError:
         return
-    from e2gan.runtime.export import ConceptModule
+    from e2gan.inference import ConceptModule, size_multiple
 
-    module = ConceptModule(model, None if text is None else text[:1], None if mask is None else mask[:1]).eval()
+    module = ConceptModule(model, None if text is None else text[:1], None if mask is None else mask[:1], size_multiple(model)).eval()
     buf = io.BytesIO()
     torch.onnx.export(module, (x,), buf, dynamo=False, opset_version=17, input_names=["image"], output_names=["edited"],
                       dynamic_axes={"image": {0: "batch"}, "edited": {0: "batch"}})
@@ -231,7 +262,7 @@ def check_searcher(factory, within_budget: bool = True):
     return ranks
 
 
-def check_selector(factory, n: int = 60, count: int = 10):
+def check_data_selector(factory, n: int = 60, count: int = 10):
     """Sorted unique indices in range, ``count`` of them (or all, for a selector that keeps everything);
     the same seed gives the same subset."""
     feats = torch.cat([torch.randn(n // 5, 5) + 10 * torch.eye(5)[i] for i in range(5)])
@@ -262,3 +293,7 @@ def check_concept_selector(factory, count: int = 5):
     assert 1 <= len(a) <= count and len(set(a)) == len(a), f"expected 1..{count} distinct concepts, got {a}"
     assert set(a) <= set(pool) and set(asked) <= set(pool)
     return a
+
+
+#: the data selectors' check under its earlier name
+check_selector = check_data_selector

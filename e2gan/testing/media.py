@@ -1,4 +1,5 @@
-"""A short test clip made in code (PyAV): moving colour bands, optionally with a sine-tone AAC track."""
+"""Test media: a short clip made in code (PyAV: moving colour bands, optionally with a sine-tone AAC track), and a
+check that a written PNG shows something."""
 
 from __future__ import annotations
 
@@ -51,3 +52,19 @@ def probe(path) -> dict:
         return {"frames": count, "fps": float(v.average_rate), "width": v.codec_context.width, "height": v.codec_context.height,
                 "codec": v.codec_context.name, "pix_fmt": v.codec_context.pix_fmt,
                 "audio": [s.codec_context.name for s in c.streams.audio]}
+
+
+def assert_picture(path, size=None, min_colours: int = 16):
+    """A PNG that shows something: readable, of ``size`` (w, h) if given, not blank (many colours, >2% of pixels
+    away from the background). Replaces "the file is over 1000 bytes"."""
+    from PIL import Image
+
+    img = Image.open(path)
+    img.load()
+    if size is not None:
+        assert img.size == tuple(size), f"{path}: {img.size}, expected {tuple(size)}"
+    arr = np.asarray(img.convert("RGB")).reshape(-1, 3)
+    assert len(np.unique(arr, axis=0)) >= min_colours, f"{path}: only {len(np.unique(arr, axis=0))} colours"
+    background = np.median(arr, axis=0)
+    assert (np.abs(arr - background).sum(1) > 30).mean() > 0.02, f"{path} is nearly blank"
+    return img

@@ -24,6 +24,11 @@ def tiny_images(count: int = 4, size: int | tuple[int, int] = 32, seed: int = 0)
     return out
 
 
+def photo(seed: int, size: int = 48) -> Image.Image:
+    """One smooth synthetic photo (gradients + a disc) so edits have structure to act on."""
+    return tiny_images(1, size, seed)[0]
+
+
 def tiny_pairs(count: int = 12, size: int = 32, prompt: str = "warm tint", seed: int = 0):
     """A ``PairTensors`` whose targets are a fixed edit (warmer, mirrored) of smooth sources."""
     from e2gan.data.dataset import PairTensors
@@ -51,7 +56,7 @@ def tiny_invert_adapter(root, name: str = "invert") -> Path:
     whose edit is plain to see, for tests of the paths that apply one (video, the web page)."""
     from e2gan.adapt import finetune
     from e2gan.data.dataset import PairTensors
-    from e2gan.engine.loop import TrainConfig
+    from e2gan.engine import TrainConfig
 
     root = Path(root)
     tiny_student("e2gan-small").save_pretrained(root / "base")

@@ -15,8 +15,16 @@ from .concepts import CONCEPTS
 
 VERSION = 1  # bump when an operation changes: it is part of the cache key
 
+#: what zoo:classic-base trains on: spatial and colour concepts of each kind
+BASE = ["watercolor painting", "pencil sketch", "cartoon", "enhance details", "sepia", "night", "thermal camera", "pop art"]
+#: the rest, reserved for adaptation; the first of each kind is what `e2gan demo` and `e2gan compare` adapt to
+HELD_OUT = {"spatial": ["oil painting", "colored pencil drawing", "emboss", "vintage photo"], "colour": ["winter", "black and white"]}
+
 
 class ClassicTeacher:
+    #: grey textures (brick, gravel, ...) are among its training photos: its edits are not only about colour
+    colour_only = False
+
     def __init__(self, batch_size: int = 16):
         self.batch_size = batch_size
         self.settings = {"version": VERSION}
@@ -24,6 +32,16 @@ class ClassicTeacher:
     @staticmethod
     def concepts() -> list[str]:
         return list(CONCEPTS)
+
+    @staticmethod
+    def base_concepts() -> list[str]:
+        """The concepts a base trains on (zoo:classic-base's 8)."""
+        return list(BASE)
+
+    @staticmethod
+    def held_out() -> dict[str, list[str]]:
+        """Concepts no base trains on, by kind (spatial filters and per-pixel colour maps)."""
+        return {kind: list(names) for kind, names in HELD_OUT.items()}
 
     def edit(self, images: list[Image.Image], prompt: str, seeds: list[int]) -> list[Image.Image]:
         key = prompt.strip().lower()

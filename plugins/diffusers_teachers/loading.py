@@ -18,7 +18,7 @@ def require_diffusers():
 
 
 def resolve_device(device: str) -> str:
-    from e2gan.engine.loop import pick_device
+    from e2gan.engine import pick_device
 
     return str(pick_device(device))
 

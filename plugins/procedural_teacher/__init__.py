@@ -71,6 +71,10 @@ def held_out() -> dict[str, list[str]]:
 
 class ProceduralTeacher:
     batch_size = 32
+    #: its edits act on colour photos (grey textures teach them nothing); fetched photos (`e2gan photos`) may join
+    colour_only = True
+    #: `e2gan demo --teacher procedural`: from scratch gets LoRA's wall time (the transfer gate's claim (c))
+    demo = {"equal_time": True}
 
     def __init__(self):
         self.settings = {"version": VERSION}

@@ -29,8 +29,8 @@ def sheet(photo: Image.Image, tile: int = 128, cols: int = 6) -> Image.Image:
 
 
 def main(argv=None):
-    from e2gan.io import atomic_save_image
     from e2gan.data.samples import shipped_photos
+    from e2gan.io import atomic_save_image
 
     out = (argv or sys.argv[1:] or ["docs/img/procedural-primitives.png"])[0]
     atomic_save_image(out, sheet(shipped_photos()["astronaut"]))
