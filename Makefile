@@ -5,7 +5,7 @@ STAMP := $(VENV)/.e2gan-installed
 export HF_HUB_OFFLINE ?= 1
 export PIP_DISABLE_PIP_VERSION_CHECK = 1
 
-.PHONY: install browser demo test bench bench-full bench-latency clean
+.PHONY: install browser demo test test-fast bench bench-full bench-latency clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,10 @@ browser:
 
 test: install browser
 	$(PY) -m pytest -q
+
+# the fast tier: no subprocesses, servers or browser (tests marked `slow` are left out); `make test` runs everything
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
 
 # Every table of the paper, side by side on this machine (about 20 min on 2 CPU cores): benchmarks/RESULTS.md
 bench: install

@@ -1,7 +1,6 @@
 """e2gan: distil diffusion image editors into tiny image-to-image GANs, one concept at a time."""
 
-__version__ = "0.1.0"
-
+from e2gan.files import VERSION as __version__  # noqa: E402,F401  (the one version string)
 from e2gan.hookspecs import hookimpl  # noqa: E402
 from e2gan.registry import (  # noqa: E402
     create_backbone,

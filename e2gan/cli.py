@@ -302,7 +302,7 @@ def finetune(base, data, prompt, out, overwrite, revision, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
     from e2gan.adapt import adapt
     from e2gan.engine.batches import FolderPairs
-    from e2gan.hub.resolve import resolve
+    from e2gan.hub.sources import resolve
     from e2gan.outputs import prepare_out
 
     prepare_out(out, overwrite, sources=[resolve(base, revision), data])
@@ -640,7 +640,7 @@ def push(folder, repo_id, private, revision, message, base_repo):
 @click.argument("ref")
 def pull(ref):
     """Download a model (org/name[@revision]) and, for an adapter, its base; verify every file; print where they are."""
-    from e2gan.hub.resolve import commit_of, resolve
+    from e2gan.hub.sources import commit_of, resolve
     from e2gan.student import Student
 
     repo, _, rev = ref.partition("@")

@@ -1,8 +1,14 @@
-"""The file names of e2gan's on-disk formats, in one place (every module that reads or writes them imports these).
+"""e2gan's on-disk formats in one place: every file name, the version stamp, and the readers that check a base's
+config and an adapter's record before anything is built from them (no torch here: they are quick to import).
 
 The adapter's two peft files are peft's own names (``peft.utils.CONFIG_NAME`` and
 ``peft.utils.SAFETENSORS_WEIGHTS_NAME``), written out here so that reading a name imports no torch;
 tests/test_student.py checks that they still agree with peft."""
+
+from pathlib import Path
+
+#: e2gan's version, stamped into every config.json and e2gan_adapter.json it writes (``e2gan.__version__``)
+VERSION = "0.1.0"
 
 CONFIG = "config.json"  # a base: backbone name + config, text encoder, e2gan_version, meta
 WEIGHTS = "model.safetensors"  # a base's weights
@@ -21,14 +27,53 @@ def check_stamp(path, wrote) -> None:
     """Warn when ``path`` (a config or adapter record stamped ``e2gan_version``) was written by a newer major version."""
     import warnings
 
-    from e2gan import __version__
-
     def major(version) -> int:
         try:
             return int(str(version).split(".")[0])
         except ValueError:
             return 0
 
-    if wrote and major(wrote) > major(__version__):
-        warnings.warn(f"{path} was written by e2gan {wrote}, a newer major version than this e2gan {__version__}: "
+    if wrote and major(wrote) > major(VERSION):
+        warnings.warn(f"{path} was written by e2gan {wrote}, a newer major version than this e2gan {VERSION}: "
                       "it may not load correctly; upgrade with `pip install -U e2gan`")
+
+
+def _json_object(path, what: str) -> dict:
+    import json
+
+    try:
+        obj = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc}); restore it from where the {what} came from") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path} must hold a JSON object (the {what}'s record), not {type(obj).__name__}; restore it from where the "
+                         f"{what} came from")
+    return obj
+
+
+def read_config(path) -> dict:
+    """A base's ``config.json``, with its version stamp checked: a newer major version warns."""
+    cfg = _json_object(path, "model")
+    missing = [k for k in ("backbone", "config") if k not in cfg]
+    if missing:
+        raise ValueError(f"{path} lacks {missing[0]!r}: not an e2gan {CONFIG} (expected backbone, config, text_encoder, e2gan_version)")
+    check_stamp(path, cfg.get("e2gan_version"))
+    return cfg
+
+
+def read_adapter_meta(folder) -> dict:
+    """``e2gan_adapter.json`` of an adapter folder, with what loading it safely needs checked first (the one place
+    adapter records are read: loading, publishing and the model card go through it)."""
+    folder = Path(folder)
+    meta_path = folder / ADAPTER_META
+    meta = _json_object(meta_path, "adapter")
+    if not (folder / ADAPTER_WEIGHTS).is_file():
+        raise FileNotFoundError(f"{folder} has no {ADAPTER_WEIGHTS}; e2gan refuses adapters in any other format "
+                                "(peft would fall back to adapter_model.bin, a pickle)")
+    if "base" not in meta:
+        raise ValueError(f"{meta_path} lacks 'base': which model the adapter was trained on")
+    if not meta.get("base_fingerprint"):
+        raise ValueError(f"{meta_path} has no base_fingerprint, so e2gan cannot check that {meta['base']!r} is the base it was "
+                         "trained on; refusing to load it unchecked (re-save it with e2gan finetune)")
+    check_stamp(meta_path, meta.get("e2gan_version"))
+    return meta

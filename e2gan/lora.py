@@ -7,15 +7,13 @@ placement as ``lora_targets`` (regexes over module names), which ``paper_targets
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from e2gan import __version__
-from e2gan.files import ADAPTER_META, ADAPTER_WEIGHTS, check_stamp
+from e2gan.files import ADAPTER_META, ADAPTER_WEIGHTS, VERSION, read_adapter_meta  # noqa: F401  (read_adapter_meta re-exported)
 from e2gan.io import atomic_write_json
 
 LORA_TYPES = (nn.Conv2d, nn.Linear)
@@ -94,30 +92,6 @@ def match_padding(model: nn.Module) -> int:
     return fixed
 
 
-def read_adapter_meta(folder) -> dict:
-    """``e2gan_adapter.json`` of an adapter folder, with what loading it safely needs checked first (the one place
-    adapter records are read: loading, publishing and the model card go through it)."""
-    folder = Path(folder)
-    meta_path = folder / ADAPTER_META
-    try:
-        meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{meta_path} is not valid JSON ({exc})") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"{meta_path} must hold a JSON object (the adapter's record), not {type(meta).__name__}; restore it from where "
-                         "the adapter came from")
-    if not (folder / ADAPTER_WEIGHTS).is_file():
-        raise FileNotFoundError(f"{folder} has no {ADAPTER_WEIGHTS}; e2gan refuses adapters in any other format "
-                                "(peft would fall back to adapter_model.bin, a pickle)")
-    if "base" not in meta:
-        raise ValueError(f"{meta_path} lacks 'base': which model the adapter was trained on")
-    if not meta.get("base_fingerprint"):
-        raise ValueError(f"{meta_path} has no base_fingerprint, so e2gan cannot check that {meta['base']!r} is the base it was "
-                         "trained on; refusing to load it unchecked (re-save it with e2gan finetune)")
-    check_stamp(meta_path, meta.get("e2gan_version"))
-    return meta
-
-
 def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Path:
     """peft's ``adapter_config.json`` + ``adapter_model.safetensors``, plus ``e2gan_adapter.json``."""
     folder = Path(folder)
@@ -128,7 +102,7 @@ def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Pa
         "base_fingerprint": student.meta.get("base_fingerprint") or student.fingerprint(),
         "backbone": student.backbone,
         "text_encoder": student.config_dict()["text_encoder"],
-        "e2gan_version": __version__,
+        "e2gan_version": VERSION,
         **(meta or {}),
     }
     atomic_write_json(folder / ADAPTER_META, info)

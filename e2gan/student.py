@@ -6,34 +6,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
-from e2gan import __version__
 from e2gan.config import DEFAULT_DEVICE
 from e2gan.data.images import u8_to_unit, unit_to_u8
-from e2gan.files import ADAPTER_META, CONFIG, WEIGHTS, check_stamp
-from e2gan.hub.resolve import commit_of, resolve
+from e2gan.files import ADAPTER_META, CONFIG, VERSION, WEIGHTS, read_config  # noqa: F401  (read_config re-exported)
+from e2gan.hub.sources import commit_of, resolve
 from e2gan.inference import pick_device
 from e2gan.io import atomic_save_file, atomic_write_json
 from e2gan.registry import create_backbone, create_text_encoder
-
-
-def read_config(path: Path) -> dict:
-    """A base's ``config.json``, with its version stamp checked: a newer major version warns."""
-    try:
-        cfg = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); restore it from where the model came from") from None
-    missing = [k for k in ("backbone", "config") if k not in cfg]
-    if missing:
-        raise ValueError(f"{path} lacks {missing[0]!r}: not an e2gan {CONFIG} (expected backbone, config, text_encoder, e2gan_version)")
-    check_stamp(path, cfg.get("e2gan_version"))
-    return cfg
-
 
 #: config keys that would make a backbone fetch or unpickle weights: never honoured from a file on disk
 _FETCHING_KEYS = {"pretrained": False, "encoder_weights": None}
@@ -76,7 +60,7 @@ def build_backbone(cfg: dict, path: Path):
     except TypeError as exc:
         m = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
         if m:
-            raise ValueError(f"{path}: config key {m.group(1)!r} is unknown to backbone {cfg['backbone']!r} in this e2gan {__version__} "
+            raise ValueError(f"{path}: config key {m.group(1)!r} is unknown to backbone {cfg['backbone']!r} in this e2gan {VERSION} "
                              f"(the file was written by e2gan {wrote}); upgrade e2gan, or remove the key if it is a mistake") from None
         raise ValueError(f"{path}: a config value does not fit backbone {cfg['backbone']!r} ({exc}); check its type") from None
     except ValueError as exc:
@@ -181,7 +165,7 @@ class Student:
             "backbone": self.backbone,
             "config": dataclasses.asdict(gen.config),
             "text_encoder": None if self.text_encoder is None else {"name": self.text_encoder_name, "settings": self.text_encoder.settings},
-            "e2gan_version": __version__,
+            "e2gan_version": VERSION,
             "meta": self.meta,
         }
 
@@ -216,7 +200,8 @@ class Student:
         """Load a base (``config.json`` + ``model.safetensors``) or an adapter folder (its base too)."""
         folder = resolve(name_or_path, revision)
         if (folder / ADAPTER_META).exists():
-            from e2gan.lora import load_adapter, read_adapter_meta
+            from e2gan.files import read_adapter_meta
+            from e2gan.lora import load_adapter
 
             meta = read_adapter_meta(folder)
             base_ref = base or meta["base"]

@@ -7,6 +7,7 @@ import json
 import pytest
 
 
+@pytest.mark.slow
 def test_bench_writes_tables_plots_and_json(tmp_path, capsys):
     from benchmarks.run import main
 
@@ -39,6 +40,7 @@ def test_bench_writes_tables_plots_and_json(tmp_path, capsys):
     assert "all / seed 1: " in (log := capsys.readouterr().out) and log.count("(kept from an earlier run)") == 2 * 3
 
 
+@pytest.mark.slow
 def test_running_one_section_keeps_the_others(tmp_path, capsys):
     """`make bench ARGS=training` after a run updates that section and keeps the rest, if the settings match."""
     from benchmarks.run import main
@@ -56,6 +58,7 @@ def test_running_one_section_keeps_the_others(tmp_path, capsys):
     assert "made with other settings" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_fidelity_stops_at_a_failed_stage_and_names_its_log(tmp_path):
     from benchmarks.run import fidelity
 

@@ -120,6 +120,7 @@ def test_torn_last_manifest_line_is_dropped_and_redone(tmp_path, photos):
     assert all(json.loads(line) for line in manifest.read_text().splitlines())
 
 
+@pytest.mark.slow
 def test_teach_resumes_after_kill_9(tmp_path):
     out = tmp_path / "data"
     cmd = [sys.executable, "-m", "e2gan.cli", "teach", "--prompt", "watercolor painting", "--prompt", "cartoon",

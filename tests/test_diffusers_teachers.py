@@ -95,6 +95,7 @@ def test_pix2pix_zero_needs_an_arrow_prompt(tmp_path, p2pz_dir):
     assert s.failed and "source -> target" in s.failed[0].reason
 
 
+@pytest.mark.slow
 def test_sharded_teach_equals_one_process(tmp_path):
     """`accelerate launch --num_processes 2 e2gan teach` == one process."""
     import os

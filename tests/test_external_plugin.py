@@ -9,6 +9,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from e2gan.testing.tiny import photo
@@ -50,6 +51,7 @@ def register_teachers(register):
 '''
 
 
+@pytest.mark.slow
 def test_installed_distribution_is_listed_and_teaches(tmp_path):
     src = tmp_path / "dist"
     (src / "e2gan_mirror").mkdir(parents=True)
@@ -91,6 +93,7 @@ def test_mirror_conforms():
 """
 
 
+@pytest.mark.slow
 def test_a_third_party_package_tests_itself_with_the_kit_and_does_not_break_our_guards(tmp_path):
     """The three lines of docs/plugins.md, in the plugin's own test folder; our guards ignore its entry point."""
     src = tmp_path / "dist"
@@ -129,6 +132,7 @@ packages = ["e2gan_boom", "e2gan_quitter"]
 """
 
 
+@pytest.mark.slow
 def test_broken_third_party_plugins_are_listed_not_obeyed(tmp_path):
     """One that raises at import and one that calls sys.exit: both reported, every other command still works."""
     src = tmp_path / "dist"

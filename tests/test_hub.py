@@ -22,7 +22,8 @@ from e2gan.testing.net import free_port
 from e2gan.train import train_base
 
 OLAH = shutil.which("olah-cli", path=os.path.dirname(sys.executable))
-pytestmark = pytest.mark.skipif(OLAH is None, reason="olah is not installed (pip install 'e2gan[test]')")
+# slow tier: a loopback Hub server (olah) and subprocesses
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(OLAH is None, reason="olah is not installed (pip install 'e2gan[test]')")]
 
 
 def _git_repo(folder: Path, files_from: Path):

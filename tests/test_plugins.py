@@ -68,6 +68,7 @@ def test_two_plugins_with_one_name_is_an_error_naming_both(register_plugin):
         e2gan.list_teachers()
 
 
+@pytest.mark.slow
 def test_misspelt_hook_is_reported_and_skipped():
     code = textwrap.dedent(
         """
@@ -88,6 +89,7 @@ def test_misspelt_hook_is_reported_and_skipped():
     assert "'bad'" in out and "register_teacher" in out and "['classic']" in out
 
 
+@pytest.mark.slow
 def test_load_plugins_env_restricts_what_loads():
     code = "import e2gan; print(e2gan.list_backbones(), e2gan.list_teachers())"
     env = {**os.environ, "E2GAN_LOAD_PLUGINS": "classic-teacher"}

@@ -15,6 +15,9 @@ import torch
 from e2gan.testing.hub import HubServer
 from e2gan.testing.tiny import photo
 
+# slow tier: a loopback Hub server and CLI subprocesses
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def hub(tmp_path, monkeypatch):

@@ -13,6 +13,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+# slow tier: CLI subprocesses killed and rerun
+pytestmark = pytest.mark.slow
+
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
 
 

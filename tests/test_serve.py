@@ -19,6 +19,9 @@ from PIL import Image
 
 from e2gan.testing.net import free_port
 
+# slow tier: a server subprocess and a real browser
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 #: what a closed network needs: no background connections, no first-run, no GPU, no sandbox (root in CI)
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

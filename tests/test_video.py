@@ -25,6 +25,7 @@ def model(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_video_keeps_frames_rate_size_and_audio_and_plays_in_browsers(model):
     res = CliRunner().invoke(cli, ["apply", "--model", str(model / "ad"), "--input", str(model / "clip.mp4"), "--out", str(model / "out.mp4"),
                                    "--batch", "5"])

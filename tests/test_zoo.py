@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from e2gan.cli import cli
@@ -47,6 +48,7 @@ def test_list_pretrained_and_the_zoo_commands():
     assert Student.from_pretrained("zoo:classic-base").backbone == "e2gan"
 
 
+@pytest.mark.slow
 def test_the_wheel_carries_the_zoo(tmp_path):
     """Built from the repository, installed elsewhere: zoo: names still resolve, offline."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(tmp_path / "w"), str(ROOT)],
@@ -56,7 +58,7 @@ def test_the_wheel_carries_the_zoo(tmp_path):
     assert "e2gan_zoo/catalogue.json" in names and "e2gan_zoo/classic-base/model.safetensors" in names
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "HF_HUB_OFFLINE": "1"}
-    code = "import e2gan.hub.resolve as h, e2gan; print(h.zoo_dir()); print(e2gan.Student.from_pretrained('zoo:classic-base').backbone)"
+    code = "import e2gan.hub.sources as h, e2gan; print(h.zoo_dir()); print(e2gan.Student.from_pretrained('zoo:classic-base').backbone)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=tmp_path).stdout.split()
     assert out[0].startswith(str(tmp_path / "site")) and out[1] == "e2gan"
 

@@ -20,6 +20,8 @@ from e2gan.files import (
     METRICS,
     SAMPLES,
     WEIGHTS,
+    read_adapter_meta,
+    read_config,
 )
 
 PUBLISHABLE = (".safetensors", ".json", ".md", ".png", ".jpg", ".jpeg", ".jsonl")
@@ -60,13 +62,7 @@ def _base_hub_id(meta: dict, base_repo: str | None) -> tuple[str, str | None]:
 
 def _record(folder: Path, adapter: bool) -> dict:
     """The adapter's record or the base's config, read (and checked) the way loading reads them."""
-    if adapter:
-        from e2gan.lora import read_adapter_meta
-
-        return read_adapter_meta(folder)
-    from e2gan.student import read_config
-
-    return read_config(folder / CONFIG)
+    return read_adapter_meta(folder) if adapter else read_config(folder / CONFIG)
 
 
 def model_card(folder: Path, repo_id: str, base_id: str | None = None, base_rev: str | None = None):

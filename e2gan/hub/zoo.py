@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import json
 
-from e2gan.hub.resolve import zoo_dir
+from e2gan.hub.sources import zoo_dir
 
 #: field -> type of every catalogue entry (bases and concepts); "?" marks optional fields
 SCHEMA = {

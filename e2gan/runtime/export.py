@@ -14,7 +14,7 @@ PRECISIONS = ("fp32", "fp16", "int8")
 
 def export_metadata(student, prompt: str, source: str | None, strength: float, precision: str, multiple: int) -> dict[str, str]:
     """What a newcomer needs to use the .onnx without e2gan: names, layout, value range, where it came from."""
-    from e2gan import __version__
+    from e2gan.files import VERSION
 
     adapter = student.meta.get("adapter") or {}
     return {
@@ -27,7 +27,7 @@ def export_metadata(student, prompt: str, source: str | None, strength: float, p
         "e2gan.precision": precision,
         "e2gan.size_multiple": f"{multiple} (padded inside the graph, cropped back)",
         "e2gan.backbone": student.backbone,
-        "e2gan.version": __version__,
+        "e2gan.version": VERSION,
     }
 
 
