@@ -184,16 +184,20 @@ def run_compare(kind: str, names: list[str] | None, out, base: str = DEFAULT_BAS
 
 def paired_vs_reference(result: dict) -> dict:
     """Each strategy minus the first (the reference) on the same concept and seed: mean, bootstrap 95% interval
-    and verdict, stored in each summary row as ``vs_reference`` (computed from the rows, also for old results)."""
+    and verdict, stored in each summary row as ``vs_reference`` (computed from the rows, also for old results).
+    With several concepts the concept is the unit resampled (its seeds averaged first: they are not independent);
+    with one concept, its seeds are."""
     summary, rows = result["summary"], result["rows"]
     if not summary:
         return result
     ref = result["reference"] = summary[0]["strategy"]
     by = {(r["strategy"], r["concept"], r["seed"]): r["psnr"] for r in rows}
+    several = len({c for _, c, _ in by}) > 1
     for s in summary[1:]:
-        diffs = [p - by[(ref, c, sd)] for (st, c, sd), p in by.items() if st == s["strategy"] and (ref, c, sd) in by]
-        if diffs:
-            s["vs_reference"] = summarise(diffs, threshold=0.0, strict=True)
+        keys = [(c, sd) for (st, c, sd) in by if st == s["strategy"] and (ref, c, sd) in by]
+        if keys:
+            diffs = [by[(s["strategy"], c, sd)] - by[(ref, c, sd)] for c, sd in keys]
+            s["vs_reference"] = summarise(diffs, threshold=0.0, strict=True, clusters=[c for c, _ in keys] if several else None)
     return result
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from e2gan.data.dataset import PairedDataset, PairTensors
+from e2gan.data.dataset import PairedDataset, PairTensors, source_photo
 from e2gan.metrics.quality import (
     fid_feature_extractor,
     frechet_distance,
@@ -71,7 +71,8 @@ def baselines(student, data, prompts, split: str | None = "test", base=None) -> 
     """Beside each student, what needs no training: the identity (the source returned unchanged) and, for an
     adapter, its base without the adapter. ``{prompt: {"identity": {psnr, ssim}, "base": {...}, "gain": ...}}``,
     where ``gain`` is the student's per-image PSNR gain over the identity with a bootstrap 95% interval and
-    ``clearly_better`` says whether the interval excludes 0. A near no-op edit can score well in PSNR: this says so."""
+    ``clearly_better`` says whether the interval excludes 0. A near no-op edit can score well in PSNR: this says so.
+    The interval resamples photos (the crops of one photo are averaged first) when the pairs come from several."""
     from e2gan.metrics.quality import psnr
     from e2gan.metrics.stats import summarise
 
@@ -86,7 +87,9 @@ def baselines(student, data, prompts, split: str | None = "test", base=None) -> 
         row = {"identity": paired_metrics(pairs.sources, pairs.targets)}
         if base is not None:
             row["base"] = paired_metrics(base.predict(pairs.sources, prompt), pairs.targets)
-        gain = summarise((psnr(pred, pairs.targets) - psnr(pairs.sources, pairs.targets)).tolist())
+        photos = [source_photo(r.source_name) for r in records]
+        gain = summarise((psnr(pred, pairs.targets) - psnr(pairs.sources, pairs.targets)).tolist(),
+                         clusters=photos if len(set(photos)) > 1 else None)
         row["gain_over_identity"] = gain
         row["clearly_better"] = gain["low"] > 0
         out[prompt] = row

@@ -25,6 +25,14 @@ from PIL import Image
 from e2gan.files import MANIFEST  # noqa: E402  (re-exported: e2gan.data.dataset.MANIFEST)
 from e2gan.io import atomic_save_image
 
+#: how a crop's source name ends: the shipped photos' random crops (``astronaut-0012``) and a user's (``me.jpg#crop3``)
+_CROP_SUFFIX = __import__("re").compile(r"(-\d{4}|#crop\d+)$")
+
+
+def source_photo(source_name: str) -> str:
+    """The photo a pair's source was cut from: crops of one photo are not independent samples of photos."""
+    return _CROP_SUFFIX.sub("", str(source_name))
+
 
 def pair_key(source_sha256: str, teacher: str, settings: dict, prompt: str, seed: int) -> str:
     """The content address of one teacher output: same inputs, same key, skip on rerun."""
