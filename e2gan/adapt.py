@@ -226,14 +226,15 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
 
 
 def adapt(base_ref: str, pairs: PairTensors, out, config: AdaptConfig | None = None, *, cfg: TrainConfig | None = None, seed: int = 0,
-          progress: bool = True, callback=None, revision: str | None = None, resume: bool = True, **choices):
+          progress: bool = True, callback=None, revision: str | None = None, resume: bool = True, student=None, **choices):
     """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
 
     ``config`` (an :class:`e2gan.config.AdaptConfig`; its fields may also be given as keywords) says where LoRA goes
     (``layers``: a mode of :func:`select_layers`, or module names), its ranks (``search``) and which pairs train it
     (``select``). Without an explicit ``budget``, every searcher but one given a fixed rank (``uniform:rank=4``) gets
     ``budget_fraction`` of the parameters of uniform rank 4 on the chosen layers (the paper's "4x"), so searched,
-    random and ``uniform`` (the largest uniform rank that fits) compete at one weight budget."""
+    random and ``uniform`` (the largest uniform rank that fits) compete at one weight budget. ``student``: the base,
+    if the caller already loaded it from ``base_ref``."""
     from e2gan.student import Student
 
     config = replace(config or AdaptConfig(), **choices)
@@ -243,7 +244,7 @@ def adapt(base_ref: str, pairs: PairTensors, out, config: AdaptConfig | None = N
     if layers in ("top-k", "cumulative") and not config.scorer:
         raise ValueError(f"layers={layers!r} ranks layers by importance: pass a scorer (e.g. fisher)")
     cfg = cfg or lora_train_config(seed=seed)
-    student = Student.from_pretrained(base_ref, revision=revision)
+    student = student or Student.from_pretrained(base_ref, revision=revision)
     info: dict = {"data_total": len(pairs)}
     pairs = _select_data(student, pairs, config, seed, info)
     chosen, scores = _choose_layers(student, pairs, config, layers, seed, info)

@@ -99,6 +99,19 @@ def _finished(out, kind: str, label: str) -> None:
         click.echo(f"{label}: {Path(out).resolve()}")
 
 
+def _warn_unseen(student, prompt: str, what: str) -> None:
+    """A note on the words of ``prompt`` the base never saw, and what to do about them."""
+    unseen = student.unseen_words(prompt)
+    if not unseen:
+        return
+    near = "; ".join(f"{w!r} (it knows {', '.join(map(repr, c))})" if c else repr(w) for w, c in unseen.items())
+    encoder = student.text_encoder_name or "its text encoder"
+    _echo_main(f"note: the base never saw {near} in its {len(student.meta.get('prompts') or [])} training prompts. With {encoder}, an "
+               f"unseen word {'gets an arbitrary embedding' if encoder == 'hashed-words' else 'is only as close as the encoder makes it'}, "
+               f"so {what}. Prefer words the base knows (`e2gan zoo show NAME` lists its concepts), or a base whose text encoder "
+               "knows the word's meaning (minilm)")
+
+
 def _echo_main(msg: str):
     """Echo once under `accelerate launch` (on the main process)."""
     from e2gan.engine.distributed import is_main_process
@@ -183,7 +196,9 @@ def photos(out, cache):
 @click.option("--teacher", default=DEFAULT_TEACHER, show_default=True, help="teacher plugin name (`e2gan plugins`)")
 @click.option("--prompt", "prompts", multiple=True, required=True, help="edit prompt; repeat for several concepts")
 @click.option("--images", type=click.Path(file_okay=False), help="folder of your photos (default: photos shipped with packages, cropped)")
-@click.option("--crops", default=64, show_default=True, help="without --images: how many random crops of the shipped photos")
+@click.option("--crops", default=None, type=int,
+              help="with --images: random crops (and flips) per photo, deterministic by --seed (default: one centre crop each); "
+                   "without: random crops of the shipped photos in all (default 64)")
 @click.option("--held-out", is_flag=True, help="without --images: crop the held-out photos instead of the training ones")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="data set folder (created or resumed)")
 @click.option("--size", default=256, show_default=True, help="side of the square pairs")
@@ -193,7 +208,12 @@ def photos(out, cache):
 def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, settings):
     """Edit photos with a teacher and store the pairs (reruns skip finished pairs)."""
     from e2gan.data.images import scan_images
-    from e2gan.data.samples import random_crops, shipped_photos, split_photos
+    from e2gan.data.samples import (
+        photo_crops,
+        random_crops,
+        shipped_photos,
+        split_photos,
+    )
     from e2gan.teach import TeachSummary
     from e2gan.teach import teach as run_teach
 
@@ -204,9 +224,14 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
         if not sources:
             click.echo("\n".join(summary.lines()))
             _fail(f"no usable images in {images}")
+        if crops is not None:
+            try:
+                sources = photo_crops([p for p, _ in good], crops, size, seed, root=images)
+            except ValueError as exc:
+                _fail(str(exc))
     else:
         train_ph, test_ph = split_photos(shipped_photos())
-        sources = random_crops(test_ph if held_out else train_ph, crops, size, seed=seed + (1000 if held_out else 0))
+        sources = random_crops(test_ph if held_out else train_ph, 64 if crops is None else crops, size, seed=seed + (1000 if held_out else 0))
     from e2gan.engine.distributed import launched_shard
 
     shard = launched_shard()  # under `accelerate launch --num_processes N` (or torchrun) each process teaches its share
@@ -308,8 +333,11 @@ def finetune(base, data, prompt, out, overwrite, revision, **kw):
     prepare_out(out, overwrite, sources=[resolve(base, revision), data])
     choices = config_from(AdaptConfig, kw)
     pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"]).in_memory()  # data selection needs every pair's features
+    base_student = _load_student(base, revision)
+    _warn_unseen(base_student, prompt, "the adapter starts from a prompt the base has no prior for")
     try:
-        student, _, info = adapt(base, pairs, out, choices, cfg=_train_config(kw), seed=kw["seed"], revision=revision, resume=not kw["no_resume"])
+        student, _, info = adapt(base, pairs, out, choices, cfg=_train_config(kw), seed=kw["seed"], revision=revision, resume=not kw["no_resume"],
+                                 student=base_student)
     except (ValueError, KeyError) as exc:
         _fail(str(exc))
     _echo_main(f"data: {info['data_used']} of {info['data_total']} pairs ({choices.select}); layers: {len(info['layers'])}; "
@@ -459,6 +487,8 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
         lp = lpips_model() if lpips else None
     except ValueError as exc:
         _fail(str(exc))
+    for p in prompts or []:
+        _warn_unseen(student, p, "the base alone cannot know what it asks for")
     result = evaluate_model(student, model, data, prompts, split or None, fid=fid, clip=clip, lpips=lp, lpips_asked=lpips)
     per = result["per_prompt"]
     if not per:
@@ -473,6 +503,8 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
         g = b["gain_over_identity"]
         line += f"  student gain over identity {g['mean']:+.2f} dB [{g['low']:+.2f}, {g['high']:+.2f}]"
         click.echo(line + ("" if b["clearly_better"] else "  NOT clearly better than returning the input unchanged"))
+        for fix in b.get("likely_fixes", []):
+            click.echo(f"{'':28s} try: {fix}")
     click.echo("mean".ljust(29) + "  ".join(f"{k}={v:.4g}" for k, v in result["mean"].items()))
     if fid:
         click.echo(result["caveat"])

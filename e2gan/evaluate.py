@@ -92,8 +92,33 @@ def baselines(student, data, prompts, split: str | None = "test", base=None) -> 
                          clusters=photos if len(set(photos)) > 1 else None)
         row["gain_over_identity"] = gain
         row["clearly_better"] = gain["low"] > 0
+        if not row["clearly_better"]:
+            row["likely_fixes"] = likely_fixes(student, prompt, row)
         out[prompt] = row
     return out
+
+
+def likely_fixes(student, prompt: str, row: dict) -> list[str]:
+    """What to try when a student is not clearly better than returning the input unchanged, most likely first, from
+    what its record says about how it was trained."""
+    adapter = student.meta.get("adapter") or {}
+    if not adapter:
+        return [f"train an adapter for this concept from a base: `e2gan finetune --base BASE --data DATA --prompt {prompt!r} --out ADAPTER`"]
+    train = adapter.get("train") or {}
+    used = (adapter.get("adapt") or {}).get("data_used")
+    fixes = []
+    if used is not None and used < 128:
+        fixes.append(f"more crops: it trained on {used} pairs; `e2gan teach --images YOUR_PHOTOS --crops 32 ...` gives 32 per photo")
+    steps = train.get("steps")
+    if steps:
+        fixes.append(f"more steps: it trained {steps}; `e2gan finetune --steps {2 * steps} ...` into a new --out")
+    if student.unseen_words(prompt):
+        fixes.append(f"words the base knows: {', '.join(map(repr, student.unseen_words(prompt)))} never appeared in its training prompts")
+    base = row.get("base")
+    if base and base["psnr"] < row["identity"]["psnr"]:
+        fixes.append("another base or preset: the base alone is worse than the input on this concept (`e2gan zoo list` lists the bases; "
+                     "`--preset full` adapts more layers)")
+    return fixes
 
 
 def sample_caveat(n: int) -> str:
@@ -172,7 +197,8 @@ def report_section(result: dict, grid_name: str | None = None) -> tuple[str, str
         weak = [p for p, b in result["baselines"].items() if not b["clearly_better"]]
         if weak:
             body += (f"<p class='note'><b>Not clearly better than returning the input unchanged</b> on {', '.join(map(html.escape, weak))}: "
-                     "the 95% interval of the per-image PSNR gain includes 0.</p>")
+                     "the 95% interval of the per-image PSNR gain includes 0. Likely fixes:</p><ul class='note'>"
+                     + "".join(f"<li>{html.escape(f)}</li>" for p in weak for f in result["baselines"][p].get("likely_fixes", [])) + "</ul>")
     if result.get("caveat"):
         body += f"<p class='note'>{html.escape(result['caveat'])}</p>"
     if grid_name:

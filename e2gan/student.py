@@ -144,6 +144,26 @@ class Student:
         module = concept_module(self, prompt, strength).to(self.device)
         return edit_images(lambda frames: edit_frames(module, frames, batch_size, self.device), images, batch_size)
 
+    # -- prompts ----------------------------------------------------------------------------
+    def vocabulary(self) -> set[str]:
+        """The words of every prompt the base trained on (lower case): what its text conditioning has seen."""
+        import re
+
+        return {w for p in self.meta.get("prompts") or [] for w in re.findall(r"[\w']+", p.lower())}
+
+    def unseen_words(self, prompt: str) -> dict[str, list[str]]:
+        """The words of ``prompt`` that none of the base's training prompts contains, each with the closest words it
+        knows (empty when the base records no prompts). A text encoder without semantics (``hashed-words``) gives
+        such a word an arbitrary embedding, so the base alone has no idea what it means."""
+        import difflib
+        import re
+
+        known = self.vocabulary()
+        if not known:
+            return {}
+        return {w: difflib.get_close_matches(w, sorted(known), n=3, cutoff=0.6) for w in dict.fromkeys(re.findall(r"[\w']+", prompt.lower()))
+                if w not in known}
+
     # -- sizes ----------------------------------------------------------------------------
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.generator.parameters() if p.requires_grad or not trainable_only)

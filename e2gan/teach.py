@@ -34,6 +34,7 @@ from e2gan.registry import create_teacher
 class TeachSummary:
     written: int = 0
     already_done: int = 0
+    duplicates: int = 0  # sources identical to another one (the same pixels): one pair serves both
     failed: list[Skipped] = field(default_factory=list)
     bad_inputs: list[Skipped] = field(default_factory=list)
 
@@ -42,7 +43,8 @@ class TeachSummary:
         return not self.failed and not self.bad_inputs
 
     def lines(self) -> list[str]:
-        out = [f"{self.written} pairs written, {self.already_done} already present, "
+        dup = f", {self.duplicates} identical to another source (kept once)" if self.duplicates else ""
+        out = [f"{self.written} pairs written, {self.already_done} already present{dup}, "
                f"{len(self.bad_inputs)} unusable inputs, {len(self.failed)} teacher failures"]
         out += [f"  skipped {s.path}: {s.reason}" for s in self.bad_inputs]
         out += [f"  failed  {s.path}: {s.reason}" for s in self.failed]
@@ -91,7 +93,7 @@ def teach(
     with folder_lock(out, "teaches into"):
         data = PairedDataset(out, create=True)
         data.remove_partial_files()
-        todo = []
+        todo, queued = [], set()
         for name, img in sources:
             try:
                 img = open_source(img)  # a path from scan_images(decode=False): decoded here, one at a time
@@ -107,6 +109,10 @@ def teach(
                 if key in data or (done is not None and key in done):
                     summary.already_done += 1
                     continue
+                if key in queued:
+                    summary.duplicates += 1
+                    continue
+                queued.add(key)
                 todo.append((name, src, sha, prompt, s, key))
         batch_size = max(1, int(getattr(editor, "batch_size", 1)))
         bar = tqdm(total=len(todo), desc=f"teach[{teacher}]", unit="img", disable=not progress, dynamic_ncols=True)

@@ -145,9 +145,34 @@ def scan_images(folder: str | Path, min_side: int = MIN_SIDE, exclude=None, deco
     return good, skipped
 
 
+@dataclass(frozen=True)
+class Crop:
+    """A square crop of a photo on disk, decoded only when it is taught (a folder of any size costs one photo at a
+    time): the side is ``side`` of the photo's short side (at least ``size`` pixels when the photo has them), placed
+    at ``(x, y)`` in [0, 1] of the room left, flipped left-right or not, resized to ``size``."""
+
+    path: str
+    side: float
+    x: float
+    y: float
+    flip: bool
+    size: int
+
+    def open(self) -> Image.Image:
+        img = load_image(self.path)
+        w, h = img.size
+        side = max(int(min(w, h) * self.side), min(self.size, w, h))
+        left, top = int(self.x * (w - side + 1)), int(self.y * (h - side + 1))
+        left, top = min(left, w - side), min(top, h - side)
+        crop = img.crop((left, top, left + side, top + side)).resize((self.size, self.size), Image.LANCZOS)
+        return crop.transpose(Image.FLIP_LEFT_RIGHT) if self.flip else crop
+
+
 def open_source(item):
-    """A source given as an image, or as a path that :func:`scan_images` checked: the RGB image."""
-    return item if isinstance(item, Image.Image) else load_image(item)
+    """A source given as an image, as a path that :func:`scan_images` checked, or as a :class:`Crop`: the RGB image."""
+    if isinstance(item, Image.Image):
+        return item
+    return item.open() if isinstance(item, Crop) else load_image(item)
 
 
 def center_crop_resize(img: Image.Image, size: int) -> Image.Image:

@@ -96,6 +96,27 @@ def random_crops(photos: dict[str, Image.Image], count: int, size: int, seed: in
     return out
 
 
+def photo_crops(paths, crops: int, size: int, seed: int = 0, root=None) -> list[tuple[str, object]]:
+    """``crops`` random square crops (scale 25-100% of the short side, random position, random flip) of each photo in
+    ``paths``, as lazy :class:`e2gan.data.images.Crop` sources named ``PATH#cropN``. Deterministic: each photo's crops
+    follow ``seed`` and the photo's name (relative to ``root``), so adding photos to a folder keeps the others' crops."""
+    import hashlib
+    from pathlib import Path
+
+    from e2gan.data.images import Crop
+
+    if crops < 1:
+        raise ValueError(f"--crops {crops}: give at least 1 crop per photo")
+    out = []
+    for path in paths:
+        rel = str(Path(path).relative_to(root)) if root and Path(path).is_relative_to(root) else Path(path).name
+        rng = np.random.default_rng([seed, int.from_bytes(hashlib.sha256(rel.encode()).digest()[:8], "little")])
+        for i in range(crops):
+            side, x, y, flip = rng.uniform(0.25, 1.0), rng.random(), rng.random(), bool(rng.random() < 0.5)
+            out.append((f"{path}#crop{i}", Crop(str(path), float(side), float(x), float(y), flip, size)))
+    return out
+
+
 def split_photos(photos: dict[str, Image.Image], held_out=HELD_OUT):
     """(training photos, held-out photos) by name."""
     train = {k: v for k, v in photos.items() if k not in held_out}
