@@ -58,12 +58,18 @@ class TrainConfig:
 LORA_TRAIN = {"steps": LORA_STEPS, "batch_size": LORA_BATCH, "lr": LORA_LR, "gan_weight": 0.0}
 
 
+def lora_train_config(**overrides) -> TrainConfig:
+    """The fine-tuning defaults (:data:`LORA_TRAIN`: L1 only, no GAN loss, lr 2e-3, 300 steps, batch 8), with ``overrides``."""
+    return TrainConfig(**{**LORA_TRAIN, **overrides})
+
+
 @dataclass
 class AdaptConfig:
     """Step 3's choices for one new concept: where LoRA goes, its ranks, and which pairs train it. ``e2gan finetune``
     generates its options from these fields and ``e2gan compare`` varies one of them."""
 
-    layers: str = option("paper", "'paper' (the backbone's preset), 'top-k', 'cumulative', or comma-separated module names")
+    layers: str = option("paper", "'paper' (the backbone's declared layers), 'all' (every LoRA-able layer: ResNet blocks and stem too), "
+                                  "'top-k', 'cumulative', or comma-separated module names")
     scorer: str | None = option(None, "layer-importance scorer (weight-delta, fisher, taylor, random); needed by --layers top-k/cumulative")
     top_k: int = option(8, "with --layers top-k: how many layers")
     threshold: float = option(0.8, "with --layers cumulative: the share of the total importance the layers cover")
@@ -74,6 +80,11 @@ class AdaptConfig:
     fraction: float | None = option(None, "keep this share of the pairs (with --select)")
     count: int | None = option(None, "keep this many pairs (with --select)")
     trial_steps: int = option(60, "LoRA steps of each rank-search trial")
+    train_norms: bool = option(False, "also train the norms' affine weights and every bias (saved in the adapter, where plain peft finds them)")
+    rescale: bool = option(False, "while training, scale the convs that feed an instance norm back to a fresh conv's size (the output is "
+                                  "unchanged; undone in the adapter): a long-trained base's grown weights otherwise learn slower")
+    learn_prompt: bool = option(False, "learn the new prompt's embedding beside LoRA (textual inversion); words the base never saw start at "
+                                       "the closest word it knows")
 
 
 #: the TrainConfig fields the training commands expose (the rest keep their defaults)

@@ -17,6 +17,7 @@ ADAPTER_WEIGHTS = "adapter_model.safetensors"  # peft.utils.SAFETENSORS_WEIGHTS_
 ADAPTER_META = "e2gan_adapter.json"  # e2gan's record beside peft's two files: base, fingerprint, training, version
 TRAINING_LOG = "training_log.jsonl"
 MANIFEST = "manifest.jsonl"  # a data set's records, one JSON line per pair
+PROMPTS = "e2gan_prompts.safetensors"  # an adapter's learned prompt embeddings (e2gan.prompts), when it has any
 METRICS = "metrics.json"  # what `e2gan eval --out` writes beside a published model
 SAMPLES = "samples.png"  # the sample grid a model card shows
 CHECKPOINTS = "checkpoints"  # a training run's resumable state, inside its --out

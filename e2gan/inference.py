@@ -69,7 +69,6 @@ def concept_module(student, prompt: str, strength: float = 1.0) -> ConceptModule
     """The student's generator for ``prompt`` alone, its LoRA merged at ``strength`` (the student is not changed)."""
     from e2gan.lora import set_strength
 
-    s = copy.copy(student)
     generator = student.generator  # a base is used as it is (a copy could round differently: oneDNN picks kernels by layout)
     if hasattr(generator, "merge_and_unload"):
         generator = copy.deepcopy(generator)
@@ -77,9 +76,9 @@ def concept_module(student, prompt: str, strength: float = 1.0) -> ConceptModule
         generator = generator.merge_and_unload()
     elif strength != 1.0:
         raise ValueError(f"--strength {strength} scales an adapter's effect, and {student.meta.get('stage', 'this model')} has no adapter")
-    s.generator = generator
-    embeds, mask = s.embed([prompt])
+    embeds, mask = student.embed([prompt], strength=strength)  # before merging: a learned prompt lives beside the adapter
     if embeds is not None:  # keep only the prompt's real tokens: smaller graph, same result
+        embeds, mask = embeds.detach().cpu(), mask.cpu()
         keep = mask[0]
         embeds, mask = embeds[:, keep], mask[:, keep]
     generator.eval()

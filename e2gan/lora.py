@@ -51,8 +51,17 @@ def lora_params(model: nn.Module, name: str, rank: int) -> int:
     return rank * (m.in_features + m.out_features)
 
 
-def add_lora(student, targets: list[str], ranks: int | dict[str, int] = 4, alpha_ratio: float = 1.0, dropout: float = 0.0):
-    """Freeze the base and wrap ``targets`` with LoRA; ``ranks`` is one rank or a per-layer dict."""
+def norm_modules(model: nn.Module) -> list[str]:
+    """Names of the norms with learnable affine weights (instance, layer, group, batch norms)."""
+    kinds = (nn.InstanceNorm2d, nn.LayerNorm, nn.GroupNorm, nn.BatchNorm2d)
+    return [n for n, m in base_model(model).named_modules() if isinstance(m, kinds) and any(True for _ in m.parameters(recurse=False))]
+
+
+def add_lora(student, targets: list[str], ranks: int | dict[str, int] = 4, alpha_ratio: float = 1.0, dropout: float = 0.0,
+             train_norms: bool = False):
+    """Freeze the base and wrap ``targets`` with LoRA; ``ranks`` is one rank or a per-layer dict. ``train_norms``: the
+    norms' affine weights (peft ``modules_to_save``) and every bias (peft ``bias="all"``) train too, and are saved in
+    the adapter, where plain peft finds them."""
     from peft import LoraConfig, get_peft_model
 
     base = student.generator
@@ -66,12 +75,13 @@ def add_lora(student, targets: list[str], ranks: int | dict[str, int] = 4, alpha
         r=r0, lora_alpha=alpha_ratio * r0, lora_dropout=dropout, target_modules=list(targets),
         rank_pattern={f"^{re.escape(k)}$": v for k, v in rank_pattern.items()},
         alpha_pattern={f"^{re.escape(k)}$": alpha_ratio * v for k, v in rank_pattern.items()},
+        bias="all" if train_norms else "none", modules_to_save=norm_modules(base) if train_norms else None,
     )
     for p in base.parameters():
         p.requires_grad_(False)
     student.generator = get_peft_model(base, config)
     match_padding(student.generator)
-    student.meta["lora"] = {"targets": list(targets), "ranks": rank_pattern, "alpha_ratio": alpha_ratio}
+    student.meta["lora"] = {"targets": list(targets), "ranks": rank_pattern, "alpha_ratio": alpha_ratio, "train_norms": bool(train_norms)}
     return student
 
 
@@ -105,6 +115,9 @@ def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Pa
         "e2gan_version": VERSION,
         **(meta or {}),
     }
+    from e2gan.prompts import save as save_prompts
+
+    save_prompts(student, folder)
     atomic_write_json(folder / ADAPTER_META, info)
     return folder
 
@@ -125,6 +138,9 @@ def load_adapter(student, folder, check_fingerprint: bool = True):
     student.meta["base_fingerprint"] = meta.get("base_fingerprint")
     student.generator = PeftModel.from_pretrained(student.generator, str(folder)).eval()
     match_padding(student.generator)
+    from e2gan.prompts import load as load_prompts
+
+    load_prompts(student, folder)
     student.meta["adapter"] = {k: v for k, v in meta.items() if k != "text_encoder"}
     student.meta["prompt"] = meta.get("prompt")
     return student

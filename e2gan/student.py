@@ -91,18 +91,22 @@ class Student:
         return cls(probe, backbone, encoder, text_encoder)
 
     # -- running --------------------------------------------------------------------------
-    def embed(self, prompts: list[str], device=None):
-        """Prompt embeddings (cached per prompt; the text encoder is frozen)."""
+    def embed(self, prompts: list[str], device=None, strength: float = 1.0):
+        """Prompt embeddings (cached per prompt; the text encoder is frozen). A prompt whose embedding an adapter
+        learned (``e2gan.prompts``) comes from there, blended towards the encoder's at ``strength`` below 1."""
         if self.text_encoder is None:
             return None, None
-        missing = [p for p in dict.fromkeys(prompts) if p not in self._embeds]
+        learned = getattr(self.generator, "e2gan_prompts", None)  # e2gan.prompts.LearnedPrompts: trainable, never cached
+        found = {p: learned.get(p, strength) for p in dict.fromkeys(prompts)} if learned is not None else {}
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._embeds and found.get(p) is None]
         if missing:
             e, m = self.text_encoder.encode(missing)
             for i, p in enumerate(missing):
                 self._embeds[p] = (e[i], m[i])
-        embeds = torch.stack([self._embeds[p][0] for p in prompts])
-        mask = torch.stack([self._embeds[p][1] for p in prompts])
-        return embeds.to(device), mask.to(device)
+        pick = [found.get(p) or self._embeds[p] for p in prompts]
+        embeds = torch.stack([e.to(device) for e, _ in pick])
+        mask = torch.stack([m.to(device) for _, m in pick])
+        return embeds, mask
 
     @property
     def base_generator(self):

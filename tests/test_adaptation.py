@@ -83,7 +83,7 @@ def test_a_search_trial_depends_on_its_seed_only(base, pairs):
 def test_pair_features_are_computed_once_per_pair_set(base, pairs, monkeypatch):
     from collections import OrderedDict
 
-    import e2gan.adapt as adapt_mod
+    import e2gan.adapt.features as adapt_mod
 
     calls = []
     real = adapt_mod.image_features

@@ -114,7 +114,9 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
     opt_g, D, opt_d = _optimisers(G, cfg, device)
     source = as_source(pairs)
     plan = BatchPlan(len(source), cfg.batch_size, world, cfg.grad_accum, cfg.crop, cfg.flip, cfg.seed)
-    embeds, mask = student.embed(sorted(set(source.prompts)), device)
+    prompt_list = sorted(set(source.prompts))
+    embeds, mask = student.embed(prompt_list, device)
+    learned = embeds is not None and embeds.requires_grad  # a prompt embedding that trains (e2gan.prompts): embedded every step
     ckpt = out is not None and bool(cfg.checkpoint_every)
     identity = run_identity(student, source, cfg) if ckpt else None
     state = _resume(accel, out, ckpt, resume, identity, plan, (G, D, opt_g, opt_d), cfg, desc)
@@ -158,6 +160,8 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
             if cfg.max_seconds and elapsed >= cfg.max_seconds:
                 break
             f = _set_lr((opt_g, opt_d), cfg, step, elapsed)
+            if learned:
+                embeds, mask = student.embed(prompt_list, device)
             losses = _step(accel, G_run, D_run, D, opt_g, opt_d, batches, embeds, mask, cfg, device, step)
             for k in acc:
                 acc[k] += losses[k]
