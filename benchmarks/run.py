@@ -104,7 +104,10 @@ def render(out: Path) -> Path:
 
 
 #: benchmarks run by their own commands (hours, or their own processes), included in RESULTS.md when present
-SEPARATE = (("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
+SEPARATE = (("few_pairs/plan.md", "few_pairs/", None),
+            ("few_pairs/dev.md", "few_pairs/", "python -m benchmarks.few_pairs run --part dev && python -m benchmarks.few_pairs report --part dev"),
+            ("few_pairs/gate.md", "few_pairs/", "python -m benchmarks.few_pairs run --part gate && python -m benchmarks.few_pairs report --part gate"),
+            ("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
             ("procedural_ablations/ablations.md", "procedural_ablations/", "python -m benchmarks.procedural_ablations"),
             ("procedural_bases/bases.md", "procedural_bases/", "python -m benchmarks.procedural_bases make && python -m benchmarks.procedural_bases run"),
             ("text_encoders/text_encoders.md", "text_encoders/", "python -m benchmarks.text_encoders"),
@@ -151,7 +154,7 @@ def separate_sections(out: Path) -> list[str]:
         path = out / rel
         if path.exists():
             text = re.sub(r"\]\(([\w.-]+\.png)\)", lambda m: f"]({prefix}{m.group(1)})", path.read_text())
-            parts.append(text + f"\nRegenerate with `{command}`.\n")
+            parts.append(text + (f"\nRegenerate with `{command}`.\n" if command else ""))
     return parts
 
 
