@@ -174,8 +174,15 @@ def train_run(s: Settings, base, out: Path, concept: str, arm: str, count: int, 
             "curve": [{"step": 0, "seconds": 0.0, "psnr": first}, *probe.curve]}
 
 
+LIMIT: int | None = None  # --limit: only the first concepts of a part (a quick check of the whole path)
+
+
+def part_concepts(part: str) -> list[str]:
+    return concepts(part)[:LIMIT]
+
+
 def todo(part: str, arms, counts, seeds) -> list[tuple[str, str, int, int]]:
-    return [(c, a, n, sd) for c in concepts(part) for n in counts for a in arms for sd in seeds]
+    return [(c, a, n, sd) for c in part_concepts(part) for n in counts for a in arms for sd in seeds]
 
 
 def run(s: Settings, out: Path, part: str, arms, counts, seeds, shard: str = "0/1") -> None:
@@ -309,6 +316,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=None, help="default: dev 0 1; gate 0 1 2")
     ap.add_argument("--ours", default=None, help="the recipe the claims are about (default: default, else the first arm)")
     ap.add_argument("--shard", default="0/1")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N concepts of each part (a quick check)")
     for f in dataclasses.fields(Settings):
         ap.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=f.default)
     a = ap.parse_args(argv)
@@ -318,8 +326,10 @@ def main(argv=None):
     arms = a.arms or (["default", "paper", "full", "scratch"] if gate else DEV_ARMS)
     counts = a.counts or ([16, 32] if gate else [32])
     seeds = a.seeds or ([0, 1, 2] if gate else [0, 1])
+    global LIMIT
+    LIMIT = a.limit
     if a.step == "prepare":
-        prepare(s, out, concepts("dev") + concepts("gate"))
+        prepare(s, out, part_concepts("dev") + part_concepts("gate"), tuple(a.counts or (16, 32)))
     elif a.step == "run":
         run(s, out, a.part, arms, counts, seeds, a.shard)
     else:
