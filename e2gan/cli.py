@@ -214,9 +214,11 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
         shipped_photos,
         split_photos,
     )
+    from e2gan.outputs import guard_outputs
     from e2gan.teach import TeachSummary
     from e2gan.teach import teach as run_teach
 
+    guard_outputs({"--out": out}, {"the photos of --images": images})
     summary = TeachSummary()
     if images:
         good, summary.bad_inputs = scan_images(images, exclude=out, decode=False)
@@ -270,7 +272,7 @@ def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_e
     from e2gan.outputs import prepare_out
     from e2gan.train import train_base as run
 
-    prepare_out(out, overwrite, sources=data)
+    prepare_out(out, overwrite, reads={**_data_reads(data), "the --test-data set": test_data})
     if teacher:
         if len(data) != 1:
             _fail("with --teacher, give one --data folder: the taught pairs go there")
@@ -330,7 +332,7 @@ def finetune(base, data, prompt, out, overwrite, revision, **kw):
     from e2gan.hub.sources import resolve
     from e2gan.outputs import prepare_out
 
-    prepare_out(out, overwrite, sources=[resolve(base, revision), data])
+    prepare_out(out, overwrite, reads={"the base": resolve(base, revision), **_data_reads(data)})
     choices = config_from(AdaptConfig, kw)
     pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"]).in_memory()  # data selection needs every pair's features
     base_student = _load_student(base, revision)
@@ -361,7 +363,7 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
     from e2gan.outputs import prepare_out
     from e2gan.train import train_scratch
 
-    prepare_out(out, overwrite, sources=[data])
+    prepare_out(out, overwrite, reads=_data_reads(data))
     pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"])
     train_scratch(pairs, out, backbone, _train_config(kw), _settings(config), text_encoder=text_encoder, resume=not kw["no_resume"])
     _finished(out, "a base model", "model")
@@ -381,7 +383,8 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 @click.option("--batch", default=8, show_default=True, help="frames per forward pass")
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"{DEVICE_HELP} (torch runtime)")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
-def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, batch, device, revision):
+@click.option("--overwrite", is_flag=True, help="replace edited images or a video already at --out")
+def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, batch, device, revision, overwrite):
     """Edit an image, a folder of images, a video, or a webcam feed with a student."""
     from e2gan.data.images import BadImageError
     from e2gan.runtime.apply import edit_pictures, gather
@@ -393,6 +396,12 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
         _fail("give --input (an image, folder or video) and --out, or --webcam [N]")
     if inputs is not None and not out:
         _fail("--input needs --out (a folder for images, a .mp4 file for a video)")
+    from e2gan.outputs import guard_outputs
+
+    reads = _reads_of(model, revision, base)
+    if inputs is not None:
+        video = Path(inputs).is_file() and is_video(inputs)
+        guard_outputs({"--out": out}, {**reads, "the --input": inputs}, overwrite, files=("--out",) if video else ())
     student = _load_student(model, revision, base, device)
     prompt = prompt or student.meta.get("prompt")
     if not prompt:
@@ -407,8 +416,6 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
     if src.is_file() and is_video(src):
         if Path(out).suffix.lower() != ".mp4":
             _fail(f"--out {out}: a video is written as H.264 in an .mp4 file; give a path ending in .mp4")
-        if Path(out).exists() and Path(out).resolve() == src.resolve():
-            _fail(f"--out {out} is the input video; write to another file")
         stats = edit_video(runner, src, out, batch)
         size_note = "" if stats["size_kept"] else " (an odd last row or column dropped: H.264 in yuv420p needs even sides)"
         click.echo(f"{stats['frames']} frames at {stats['fps']:.3g} fps, {stats['width']}x{stats['height']}{size_note}"
@@ -422,7 +429,7 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
         _fail(f"{src}: {exc}")
     for s in skipped:
         click.echo(f"skipped {s.path}: {s.reason}")
-    edit_pictures(runner, items, src if src.is_dir() else src.parent, out, size)
+    edit_pictures(runner, items, src if src.is_dir() else src.parent, out, size, overwrite=overwrite)
     click.echo(f"{len(items)} images edited with {prompt!r}: {out.resolve()}")
     sys.exit(1 if skipped else 0)
 
@@ -457,7 +464,8 @@ def serve(models, port, no_zoo, runtime, device):
 @click.option("--out", type=click.Path(dir_okay=False), help="write the metrics JSON here")
 @click.option("--report", type=click.Path(dir_okay=False), help="write an HTML report (metrics table, skipped metrics, grid) here")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
-def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, clip_model, grid, out, report, revision):
+@click.option("--overwrite", is_flag=True, help="replace --out, --grid or --report files that exist")
+def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, clip_model, grid, out, report, revision, overwrite):
     """Compare a student with the teacher on held-out pairs: PSNR, SSIM, LPIPS, FID, KID, CLIP score.
 
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
@@ -468,6 +476,12 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
 
     if (data is None) == (video is None):
         _fail("give --data (held-out pairs) or --video (a clip, for temporal flicker)")
+    from e2gan.outputs import guard_outputs
+
+    if report and not grid:  # the report shows a grid: keep it beside the report
+        grid = str(Path(report).with_name(Path(report).stem + "-grid.png"))
+    guard_outputs({"--out": out, "--grid": grid, "--report": report}, {**_reads_of(model, revision), **_data_reads(data), "--video": video},
+                  overwrite, files=("--out", "--grid", "--report"))
     student = _load_student(model, revision, device=device)
     prompts = list(prompts) or ([student.meta["prompt"]] if isinstance(student.meta.get("prompt"), str) else None)
     if video:
@@ -510,8 +524,6 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
         click.echo(result["caveat"])
     for k, why in result["skipped"].items():
         click.echo(f"{k}: {why}")
-    if report and not grid:  # the report shows a grid: keep it beside the report
-        grid = str(Path(report).with_name(Path(report).stem + "-grid.png"))
     if grid:
         atomic_save_image(grid, concept_grid({"student": student}, data, list(per), split or None, 2))
         click.echo(f"grid: {Path(grid).resolve()}")
@@ -541,7 +553,8 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
               help="the concept's pairs: calibration (train split) for --int8, and the quality and speed report (test split)")
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"where the eager model loads ({DEVICE_HELP})")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
-def export(model, prompt, out, size, strength, precision, data, device, revision):
+@click.option("--overwrite", is_flag=True, help="replace an export already at --out")
+def export(model, prompt, out, size, strength, precision, data, device, revision, overwrite):
     """Export one concept to ONNX (adapter merged, prompt embedded, any image size) and check it against PyTorch."""
     import tempfile
 
@@ -553,6 +566,9 @@ def export(model, prompt, out, size, strength, precision, data, device, revision
     )
 
     precision = precision or "fp32"
+    from e2gan.outputs import guard_outputs
+
+    guard_outputs({"--out": out}, {**_reads_of(model, revision), **_data_reads(data)}, overwrite, files=("--out",))
     student = _load_student(model, revision, device=device)
     prompt = prompt or student.meta.get("prompt")
     if not isinstance(prompt, str):
@@ -599,6 +615,24 @@ def _video_flicker(student, video, prompts, frames, device, out):
     if out:
         atomic_write_json(out, res)
         click.echo(f"metrics: {Path(out).resolve()}")
+
+
+def _reads_of(model, revision=None, base=None) -> dict:
+    """The folders loading ``model`` reads: the model's own and, for an adapter, its base's (what outputs must not touch)."""
+    from e2gan.files import ADAPTER_META, read_adapter_meta
+    from e2gan.hub.sources import resolve
+
+    folder = resolve(model, revision)
+    reads = {"the model": folder}
+    if (folder / ADAPTER_META).exists():
+        meta = read_adapter_meta(folder)
+        reads["the model's base"] = resolve(base or meta["base"], meta.get("base_revision"))
+    return reads
+
+
+def _data_reads(data) -> dict:
+    folders = [data] if isinstance(data, (str, Path)) else list(data or [])
+    return {("the data set" if len(folders) == 1 else f"the data set {d}"): d for d in folders}
 
 
 def _load_student(model, revision=None, base=None, device=DEFAULT_DEVICE):

@@ -38,16 +38,47 @@ def artefact_kind(folder: Path) -> str | None:
     return None
 
 
-def prepare_out(out, overwrite: bool = False, sources=()) -> Path:
-    """Check ``out`` before any work: it must not hold a finished artefact (or anything) unless
-    ``overwrite``, must not be one of ``sources`` (e.g. the base an adapter trains on), and must be writable."""
+def _real(path) -> Path | None:
+    try:
+        return Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop, a name too long: compared as given
+        return Path(path).absolute()
+
+
+def guard_outputs(outputs: dict, reads: dict, overwrite: bool = False, files=()) -> None:
+    """The one check every command that writes makes before any work. ``outputs``: ``{"--out": path, "--grid": path}``;
+    ``reads``: ``{"the model": path, "the data set": path, "--input": path}`` (what the command reads). An output that
+    is, or lies inside, anything it reads is refused, and so is one output given twice. ``files`` names the outputs that
+    are single files: an existing one is replaced only with ``overwrite``."""
+    seen: dict[Path, str] = {}
+    real_reads = [(what, src, _real(src)) for what, src in reads.items() if src is not None and Path(src).exists()]
+    for flag, out in outputs.items():
+        if out is None:
+            continue
+        if Path(out).is_symlink() and not Path(out).exists():
+            raise OutputError(f"{flag} {out} is a broken symbolic link (to {os.readlink(out)}); remove it or choose another path")
+        o = _real(out)
+        for what, src, s in real_reads:
+            if o == s or s in o.parents:
+                rel = "is" if o == s else "lies inside"
+                raise OutputError(f"{flag} {out} {rel} {what} this command reads ({src}); write it elsewhere, nothing was written")
+        if o in seen:
+            raise OutputError(f"{flag} {out} is also {seen[o]}: give each output its own path")
+        seen[o] = f"{flag}"
+        if flag in files and Path(out).exists():
+            if Path(out).is_dir():
+                raise OutputError(f"{flag} {out} is a folder; give a file path")
+            if not overwrite:
+                raise OutputError(f"{flag} {out} already exists; pass --overwrite to replace it, or choose another path")
+
+
+def prepare_out(out, overwrite: bool = False, sources=(), reads: dict | None = None) -> Path:
+    """Check a training command's ``out`` folder before any work: it must not be or lie inside anything the command
+    reads (``reads``, or the unnamed ``sources``), must not hold a finished artefact (or anything) unless
+    ``overwrite``, and must be writable."""
     out = Path(out)
-    for src in sources:
-        try:
-            if src and Path(src).exists() and Path(src).resolve() == out.resolve():
-                raise OutputError(f"--out {out} is the model this command reads ({src}); write to another folder")
-        except OSError:
-            pass
+    named = {**{f"the folder {Path(s).name!r}": s for s in sources if s}, **(reads or {})}
+    guard_outputs({"--out": out}, named)
     if out.exists():
         if not out.is_dir():
             raise OutputError(f"--out {out} is a file; give a folder")
@@ -75,6 +106,30 @@ def remove_stale(out: Path, keep_kind: str) -> None:
         if kind != keep_kind and kind != "a data set":
             with contextlib.suppress(FileNotFoundError):
                 (out / marker).unlink()
+
+
+def training_lock(out):
+    """Held for a whole training run into ``out`` by the process that writes it (rank 0 under ``accelerate launch``; the
+    others write nothing): a second run into the same folder is refused instead of resuming the first one's checkpoints."""
+    from e2gan.engine.distributed import is_main_process
+
+    if out is None or not is_main_process() or _real(out) in _HELD:  # held already by this process (adapt -> finetune)
+        return contextlib.nullcontext()
+    return _held(out)
+
+
+_HELD: set = set()
+
+
+@contextlib.contextmanager
+def _held(out):
+    key = _real(out)
+    with folder_lock(out, "trains into"):
+        _HELD.add(key)
+        try:
+            yield out
+        finally:
+            _HELD.discard(key)
 
 
 class LockedError(RuntimeError):

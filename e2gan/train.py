@@ -30,17 +30,20 @@ def train_scratch(pairs, out, backbone="pix2pix-resnet9", cfg: TrainConfig | Non
 def _train_whole(pairs, out, stage, backbone, text_encoder, cfg, backbone_config, progress, callback, desc, resume=True):
     import torch
 
+    from e2gan.outputs import training_lock
+
     cfg = cfg or TrainConfig()
-    torch.manual_seed(cfg.seed)  # the initial weights follow the run's seed: reruns and resumes are reproducible
-    student = Student.create(backbone, text_encoder, **(backbone_config or {}))
-    t0 = time.perf_counter()
-    log = train(student, pairs, cfg, progress=progress, desc=desc, callback=callback, out=out, resume=resume)
-    student.generator.cpu()
-    student.meta.update({"stage": stage, "prompts": sorted(set(pairs.prompts)), "pairs": len(pairs), "train": asdict(cfg),
-                         "seconds": round(time.perf_counter() - t0, 2)})
-    if not is_main_process():
-        return student, log
-    out = Path(out)
-    student.save_pretrained(out)
-    write_training_log(out, log)
+    with training_lock(out):
+        torch.manual_seed(cfg.seed)  # the initial weights follow the run's seed: reruns and resumes are reproducible
+        student = Student.create(backbone, text_encoder, **(backbone_config or {}))
+        t0 = time.perf_counter()
+        log = train(student, pairs, cfg, progress=progress, desc=desc, callback=callback, out=out, resume=resume)
+        student.generator.cpu()
+        student.meta.update({"stage": stage, "prompts": sorted(set(pairs.prompts)), "pairs": len(pairs), "train": asdict(cfg),
+                             "seconds": round(time.perf_counter() - t0, 2)})
+        if not is_main_process():
+            return student, log
+        out = Path(out)
+        student.save_pretrained(out)
+        write_training_log(out, log)
     return student, log

@@ -47,21 +47,23 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
         attach(student, sorted(set(pairs.prompts)))
     student.meta["base_fingerprint"] = fingerprint
     student.meta["lora"].update(rescale=bool(rescale), learn_prompt=bool(learn_prompt))
-    t0 = time.perf_counter()
-    log = train(student, pairs, cfg, progress=progress, desc="finetune[lora]", callback=callback, out=out, resume=resume)
-    student.generator.cpu()
-    if scaled is not None:  # the same module objects, now wrapped by peft: fold the scale out of lora_B and the biases
-        scaled.undo()
-    prompts = sorted(set(pairs.prompts))
-    info = {"prompt": prompts[0] if len(prompts) == 1 else prompts, "trainable_parameters": student.num_parameters(True),
-            "base_parameters": student.num_parameters() - student.num_parameters(True), "train": asdict(cfg),
-            "seconds": round(time.perf_counter() - t0, 2), "lora": student.meta["lora"],
-            **{k: student.meta[k] for k in ("world_size", "global_batch") if k in student.meta}, **(meta or {})}
     from e2gan.engine.distributed import is_main_process
+    from e2gan.outputs import training_lock
 
-    if is_main_process():  # under `accelerate launch`, one process writes
-        save_adapter(student, out, base_ref, info)
-        write_training_log(out, log)
+    with training_lock(out):
+        t0 = time.perf_counter()
+        log = train(student, pairs, cfg, progress=progress, desc="finetune[lora]", callback=callback, out=out, resume=resume)
+        student.generator.cpu()
+        if scaled is not None:  # the same module objects, now wrapped by peft: fold the scale out of lora_B and the biases
+            scaled.undo()
+        prompts = sorted(set(pairs.prompts))
+        info = {"prompt": prompts[0] if len(prompts) == 1 else prompts, "trainable_parameters": student.num_parameters(True),
+                "base_parameters": student.num_parameters() - student.num_parameters(True), "train": asdict(cfg),
+                "seconds": round(time.perf_counter() - t0, 2), "lora": student.meta["lora"],
+                **{k: student.meta[k] for k in ("world_size", "global_batch") if k in student.meta}, **(meta or {})}
+        if is_main_process():  # under `accelerate launch`, one process writes
+            save_adapter(student, out, base_ref, info)
+            write_training_log(out, log)
     student.meta.update(info)
     return student, log
 
@@ -76,9 +78,15 @@ def adapt(base_ref: str, pairs: PairTensors, out, config: AdaptConfig | None = N
     ``budget_fraction`` of the parameters of uniform rank 4 on the chosen layers (the paper's "4x"), so searched,
     random and ``uniform`` (the largest uniform rank that fits) compete at one weight budget. ``student``: the base,
     if the caller already loaded it from ``base_ref``."""
+    from e2gan.outputs import training_lock
+
+    with training_lock(out):  # held from the first trial: a second run into `out` is refused before it spends anything
+        return _adapt(base_ref, pairs, out, replace(config or AdaptConfig(), **choices), cfg, seed, progress, callback, revision, resume, student)
+
+
+def _adapt(base_ref, pairs, out, config: AdaptConfig, cfg, seed, progress, callback, revision, resume, student):
     from e2gan.student import Student
 
-    config = replace(config or AdaptConfig(), **choices)
     layers = config.layers
     if isinstance(layers, str) and layers not in LAYER_MODES:  # explicit module names, comma-separated
         layers = [n.strip() for n in layers.split(",") if n.strip()]

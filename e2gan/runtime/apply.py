@@ -25,7 +25,24 @@ def gather(src: Path, out: Path):
     return [(src, load_image(src))], []
 
 
-def edit_pictures(runner, items, root: Path, out: Path, size: int | None = None, progress: bool = True) -> list[Path]:
+def plan(items, root: Path, out: Path, overwrite: bool = False) -> list[Path]:
+    """Where each input's edit goes, checked before any work: never onto an input, and onto an existing file only with
+    ``overwrite``."""
+    from e2gan.outputs import OutputError
+
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file: images are written into a folder; give a folder path")
+    targets = [out / rel for rel in output_names([Path(p) for p, _ in items], root)]
+    inputs = {Path(p).resolve() for p, _ in items}
+    for path, target in zip([p for p, _ in items], targets):
+        if target.resolve() in inputs:
+            raise OutputError(f"--out {out} would write over the input {path}: write the edits to another folder, nothing was written")
+        if target.exists() and not overwrite:
+            raise OutputError(f"{target} already exists (an earlier run?): pass --overwrite to replace the edits in {out}, or choose another folder")
+    return targets
+
+
+def edit_pictures(runner, items, root: Path, out: Path, size: int | None = None, progress: bool = True, overwrite: bool = False) -> list[Path]:
     """Edit ``items`` (from :func:`gather`) with ``runner`` into ``out``; returns the files written. ``size``: the short
     side each image is resized to first."""
     from PIL import Image
@@ -35,13 +52,13 @@ def edit_pictures(runner, items, root: Path, out: Path, size: int | None = None,
     from e2gan.io import atomic_save_image
 
     written = []
-    targets = output_names([Path(p) for p, _ in items], root)
-    for (_, img), rel in tqdm(list(zip(items, targets)), desc="apply", unit="img", disable=not progress):
+    targets = plan(items, root, out, overwrite)
+    for (_, img), target in tqdm(list(zip(items, targets)), desc="apply", unit="img", disable=not progress):
         img = open_source(img)
         if size:
             w, h = img.size
             k = size / min(w, h)
             img = img.resize((round(w * k), round(h * k)), Image.LANCZOS)
-        atomic_save_image(out / rel, runner.edit_images([img])[0])
-        written.append(out / rel)
+        atomic_save_image(target, runner.edit_images([img])[0])
+        written.append(target)
     return written
