@@ -121,7 +121,9 @@ def _echo_main(msg: str):
 
 
 def _fail(msg: str):
-    click.secho(f"error: {msg}", fg="red", err=True)
+    from e2gan.settings import shorten
+
+    click.secho(f"error: {shorten(msg, 1000)}", fg="red", err=True)
     sys.exit(2)
 
 
@@ -754,6 +756,22 @@ def zoo_search(query):
         click.echo(f"{row['id']:40s} {', '.join(row['tags'])}")
 
 
+def os_error_line(exc: OSError) -> str:
+    from e2gan.settings import shorten
+
+    """An OSError as one line: the path(s) it names and what the errno means (disk full, name too long, ...)."""
+    import errno
+    import os
+
+    if exc.errno is None or exc.strerror is None:  # raised by e2gan itself with a message already
+        return str(exc)
+    paths = " -> ".join(shorten(str(p), 160) for p in (exc.filename, exc.filename2) if p is not None)
+    hint = {errno.ENOSPC: "; free some space or write elsewhere", errno.ENAMETOOLONG: "; use a shorter name or path",
+            errno.EEXIST: "; choose another path or remove it", errno.EROFS: "; write elsewhere", errno.EACCES: "; check its permissions",
+            errno.EPERM: "; check its permissions"}.get(exc.errno, "")
+    return f"{paths + ': ' if paths else ''}{os.strerror(exc.errno)} ({errno.errorcode.get(exc.errno, exc.errno)}){hint}"
+
+
 def _expected_errors() -> tuple:
     """Errors with a message a user can act on: shown as one line, never as a traceback."""
     import json as _json
@@ -761,7 +779,7 @@ def _expected_errors() -> tuple:
     from e2gan.outputs import LockedError
     from e2gan.plugins import PluginError
 
-    errors = [ValueError, FileNotFoundError, NotADirectoryError, PermissionError, KeyError, PluginError, LockedError, _json.JSONDecodeError]
+    errors = [ValueError, OSError, KeyError, PluginError, LockedError, _json.JSONDecodeError]
     try:
         from safetensors import SafetensorError
 
@@ -778,19 +796,30 @@ def main(argv=None):
     args = list(sys.argv[1:] if argv is None else argv)
     debug = os.environ.get("E2GAN_DEBUG", "") not in ("", "0") or "--debug" in args
     args = [a for a in args if a != "--debug"]
+    import signal
+
+    def terminated(signum, frame):  # SIGTERM ends a command the way Ctrl+C does: a message, and what is done is kept
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
     try:
         cli.main(args=args, prog_name="e2gan", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        cause = exc if isinstance(exc, KeyboardInterrupt) else exc.__cause__  # click turns KeyboardInterrupt into Abort
+        how = str(cause) if isinstance(cause, KeyboardInterrupt) and str(cause) else "SIGINT"
+        click.secho(f"interrupted by {how}: what was finished is kept (files are written whole or not at all); rerun the same command "
+                    "to go on from there", fg="yellow", err=True)
+        sys.exit(143 if how == "SIGTERM" else 130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
     except _expected_errors() as exc:
         if debug:
             raise
-        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-        click.secho(f"error: {msg}", fg="red", err=True)
+        msg = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else (os_error_line(exc) if isinstance(exc, OSError) else str(exc))
+        from e2gan.settings import shorten
+
+        click.secho(f"error: {shorten(msg, 1000)}", fg="red", err=True)
         click.echo("(run with --debug or E2GAN_DEBUG=1 to see the traceback)", err=True)
         sys.exit(2)
     except Exception as exc:  # SIGINT/SIGTERM during training: a checkpoint was written
@@ -800,6 +829,8 @@ def main(argv=None):
             raise
         click.secho(f"interrupted: {exc}", fg="yellow", err=True)
         sys.exit(130)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,29 @@ def option(default, help: str, **kw):
     return field(default=default, metadata={"help": help}, **kw)
 
 
+def bounded(default, low, high):
+    """A config field whose value must lie in ``[low, high]``: checked (by :class:`Bounded`) before anything is built."""
+    return field(default=default, metadata={"range": (low, high)})
+
+
+class Bounded:
+    """Mixin for config dataclasses (a backbone's, say): every :func:`bounded` field is range-checked when the config
+    is made, so a bad ``config.json`` or ``--set`` value is one line naming the key and the range, before a layer is
+    allocated (``heads: 0`` divides by zero, ``ngf: 100000`` asks for hundreds of GB)."""
+
+    def __post_init__(self):
+        import dataclasses
+
+        for f in dataclasses.fields(self):
+            bounds = f.metadata.get("range")
+            value = getattr(self, f.name)
+            if bounds is None or value is None:
+                continue
+            low, high = bounds
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+                raise ValueError(f"{type(self).__name__}: {f.name} is {value!r}; it must be a number from {low} to {high}")
+
+
 @dataclass
 class TrainConfig:
     """One training run of the engine (base, LoRA fine-tune, or from scratch)."""

@@ -77,4 +77,19 @@ def read_adapter_meta(folder) -> dict:
         raise ValueError(f"{meta_path} has no base_fingerprint, so e2gan cannot check that {meta['base']!r} is the base it was "
                          "trained on; refusing to load it unchecked (re-save it with e2gan finetune)")
     check_stamp(meta_path, meta.get("e2gan_version"))
+    _check_peft_config(folder / ADAPTER_CONFIG)
     return meta
+
+
+def _check_peft_config(path) -> None:
+    """peft's ``adapter_config.json`` as e2gan writes it: a LoRA config naming its targets and rank (peft itself fails on
+    anything else with a TypeError deep inside)."""
+    cfg = _json_object(path, "adapter")
+    if cfg.get("peft_type") != "LORA":
+        raise ValueError(f"{path}: peft_type is {cfg.get('peft_type')!r}; e2gan adapters are LoRA (peft_type \"LORA\"): this folder is not "
+                         "an e2gan adapter, or its config was changed")
+    if not isinstance(cfg.get("r"), int) or isinstance(cfg.get("r"), bool) or cfg["r"] < 1:
+        raise ValueError(f"{path}: r is {cfg.get('r')!r}; it must be a positive integer (the LoRA rank)")
+    targets = cfg.get("target_modules")
+    if not (isinstance(targets, str) or (isinstance(targets, list) and targets and all(isinstance(t, str) for t in targets))):
+        raise ValueError(f"{path}: target_modules is {targets!r}; it must name the LoRA layers (a list of module names)")

@@ -27,10 +27,14 @@ def lazy(module: str, attr: str, package: str | None = None, **defaults):
     ``register("fisher", lazy(".scorers", "FisherScorer", __package__))``."""
     import importlib
 
+    def target():
+        return getattr(importlib.import_module(module, package), attr)
+
     def build(**settings):
-        return getattr(importlib.import_module(module, package), attr)(**{**defaults, **settings})
+        return target()(**{**defaults, **settings})
 
     build.__name__ = attr
+    build.target = target  # what the registry inspects to list the settings a factory takes
     return build
 
 

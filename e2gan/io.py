@@ -7,11 +7,21 @@ import os
 import tempfile
 from pathlib import Path
 
+#: the longest file name most file systems take (ext4, xfs, btrfs, APFS, NTFS): temporary names stay within it
+NAME_MAX = 255
+
+
+def temp_name(path: Path, tag: str) -> str:
+    """A hidden temporary name beside ``path`` (``.NAME.TAG.tmp``), its ``NAME`` cut so the whole stays within NAME_MAX."""
+    room = NAME_MAX - len(tag) - len(".tmp") - 2
+    return f".{path.name[:room]}.{tag}.tmp"
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    prefix = temp_name(path, "XXXXXXXX")[: -len("XXXXXXXX.tmp")]  # mkstemp puts 8 random characters where the tag is
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -28,6 +38,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def follow_umask(*paths) -> None:
+    """Give files that a library created (safetensors makes 0600 files) the mode a plain ``open()`` would: 0666 minus the umask."""
+    for p in paths:
+        if Path(p).is_file():
+            os.chmod(p, 0o666 & ~_umask())
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -52,7 +69,7 @@ def atomic_save_file(path, save) -> None:
     """Atomically produce ``path`` with ``save(tmp_path)`` (for libraries that write by filename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(temp_name(path, str(os.getpid())))
     try:
         save(str(tmp))
         with open(tmp, "rb") as f:

@@ -13,7 +13,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from e2gan.files import ADAPTER_META, ADAPTER_WEIGHTS, VERSION, read_adapter_meta  # noqa: F401  (read_adapter_meta re-exported)
+from e2gan.files import (  # noqa: F401  (read_adapter_meta re-exported)
+    ADAPTER_CONFIG,
+    ADAPTER_META,
+    ADAPTER_WEIGHTS,
+    VERSION,
+    read_adapter_meta,
+)
 from e2gan.io import atomic_write_json
 
 LORA_TYPES = (nn.Conv2d, nn.Linear)
@@ -107,6 +113,9 @@ def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Pa
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     student.generator.save_pretrained(str(folder), safe_serialization=True)
+    from e2gan.io import follow_umask
+
+    follow_umask(folder / ADAPTER_WEIGHTS, folder / ADAPTER_CONFIG, folder / "README.md")  # safetensors writes 0600
     info = {
         "base": str(base_ref),
         "base_fingerprint": student.meta.get("base_fingerprint") or student.fingerprint(),
@@ -136,7 +145,14 @@ def load_adapter(student, folder, check_fingerprint: bool = True):
                 f"but the given base has fingerprint {have[:12]}; pass the base it was trained on"
             )
     student.meta["base_fingerprint"] = meta.get("base_fingerprint")
-    student.generator = PeftModel.from_pretrained(student.generator, str(folder)).eval()
+    try:
+        student.generator = PeftModel.from_pretrained(student.generator, str(folder)).eval()
+    except Exception as exc:  # noqa: BLE001  peft and safetensors fail deep inside (a KeyError on a weight name, "header too large")
+        from e2gan.settings import shorten
+
+        raise ValueError(f"{folder / ADAPTER_WEIGHTS} could not be loaded onto its base ({type(exc).__name__}: {shorten(exc, 200)}): the file is "
+                         "corrupt, or its adapter_config.json names layers or modules the base does not have; copy the adapter "
+                         "again") from None
     match_padding(student.generator)
     from e2gan.prompts import load as load_prompts
 

@@ -27,7 +27,30 @@ def _lookup(kind: str, name: str):
 
 
 def create(kind: str, name: str, **settings: Any):
-    return _lookup(kind, name).factory(**settings)
+    factory = _lookup(kind, name).factory
+    unknown, accepted = _unknown_settings(factory, settings)
+    if unknown:
+        from e2gan.settings import shorten
+
+        raise ValueError(f"{kind.replace('_', ' ')} {name!r} has no setting {shorten(unknown[0], 60)!r}; its settings: "
+                         f"{', '.join(accepted) or 'none'}")
+    return factory(**settings)
+
+
+def _unknown_settings(factory, settings: dict) -> tuple[list[str], list[str]]:
+    """The keys of ``settings`` that ``factory`` does not take, and the ones it does (none unknown when it takes ``**kw``)."""
+    import inspect
+
+    target = getattr(factory, "target", None)
+    try:
+        sig = inspect.signature(target() if target else factory)
+    except (TypeError, ValueError):
+        return [], []
+    params = [p for p in sig.parameters.values() if p.name != "self"]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return [], []
+    accepted = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return [k for k in settings if k not in accepted], accepted
 
 
 def list_names(kind: str, pattern: str = "*") -> list[str]:

@@ -1,4 +1,4 @@
-"""The one ``key=value`` parser: ``--set`` options and ``name:key=value,...`` strategy specs."""
+"""The one ``key=value`` parser (``--set`` options and ``name:key=value,...`` strategy specs), and values quoted in messages."""
 
 from __future__ import annotations
 
@@ -28,3 +28,9 @@ def parse_spec(spec: str) -> tuple[str, dict]:
     """``'uniform:rank=4'`` -> ``('uniform', {'rank': 4})``."""
     name, _, rest = spec.partition(":")
     return name.strip(), parse_pairs([s for s in rest.split(",") if s.strip()], what=spec)
+
+
+def shorten(text, limit: int = 200) -> str:
+    """``text`` cut to about ``limit`` characters, saying how much was left out (a 100k-character value stays readable)."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:max(20, limit - 40)]}... ({len(text) - max(20, limit - 40)} more characters)"

@@ -64,7 +64,7 @@ def build_backbone(cfg: dict, path: Path):
                              f"(the file was written by e2gan {wrote}); upgrade e2gan, or remove the key if it is a mistake") from None
         raise ValueError(f"{path}: a config value does not fit backbone {cfg['backbone']!r} ({exc}); check its type") from None
     except ValueError as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise ValueError(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}") from None
 
 
 class Student:

@@ -89,7 +89,9 @@ def teach(
     unknown = [p for p in prompts if known and p not in known]
     if unknown:
         shown = ", ".join(known[:12]) + (f", ... ({len(known)} in all; `e2gan concepts --teacher {teacher}` lists them)" if len(known) > 12 else "")
-        raise ValueError(f"teacher {teacher!r} has no concept {unknown[0]!r}; choose one of: {shown}")
+        from e2gan.settings import shorten
+
+        raise ValueError(f"teacher {teacher!r} has no concept {shorten(unknown[0], 80)!r}; choose one of: {shown}")
     with folder_lock(out, "teaches into"):
         data = PairedDataset(out, create=True)
         data.remove_partial_files()

@@ -23,6 +23,9 @@ import torch
 from PIL import Image
 
 from e2gan.files import MANIFEST  # noqa: E402  (re-exported: e2gan.data.dataset.MANIFEST)
+
+#: the longest manifest line read (a record is a few hundred bytes; its teacher settings could make it a few KB)
+MAX_RECORD = 1 << 20
 from e2gan.io import atomic_save_image
 
 #: how a crop's source name ends: the shipped photos' random crops (``astronaut-0012``) and a user's (``me.jpg#crop3``)
@@ -88,9 +91,35 @@ class PairedDataset:
         self.records: list[PairRecord] = self._read(repair=create)
         self._keys = {r.key for r in self.records}
 
+    def _lines(self) -> list[bytes]:
+        """The manifest's lines, read with a bound on each: a special file (a FIFO, /dev/zero) or a giant line is refused
+        before it can hang the command or fill the memory."""
+        import stat
+
+        try:
+            mode = os.stat(self.manifest).st_mode
+        except OSError as exc:
+            raise ValueError(f"{self.manifest} cannot be read ({exc.strerror})") from None
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+            raise ValueError(f"{self.manifest} is {kind}: a data set's manifest must be a regular file (made by `e2gan teach`)")
+        lines = []
+        with open(self.manifest, "rb") as f:
+            while True:
+                line = f.readline(MAX_RECORD + 1)
+                if not line:
+                    break
+                if len(line) > MAX_RECORD:
+                    raise ValueError(f"{self.manifest} line {len(lines) + 1} is longer than {MAX_RECORD // 1024} KB: not a record "
+                                     "`e2gan teach` writes; restore the manifest or teach the data set again")
+                lines.append(line.rstrip(b"\n"))
+        if lines and not lines[-1].strip():
+            lines.pop()
+        return lines + [b""]  # as split() gives: a last (possibly torn) line, then what follows the final newline
+
     def _read(self, repair: bool = False) -> list[PairRecord]:
         records, seen = [], set()
-        lines = self.manifest.read_bytes().split(b"\n")
+        lines = self._lines()
         for i, line in enumerate(lines):
             if not line.strip():
                 continue

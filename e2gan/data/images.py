@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +69,7 @@ def check_image(path: str | Path, min_side: int = MIN_SIDE, limit: int | None = 
         raise BadImageError("empty file (0 bytes)")
     limit = limit or max_pixels()
     try:
-        with Image.open(path) as img:
+        with _quiet_bombs(), Image.open(path) as img:
             fmt, size = img.format, img.size
     except UnidentifiedImageError:
         raise BadImageError("not an image: the content is not a format PIL can read") from None
@@ -85,11 +87,20 @@ def check_image(path: str | Path, min_side: int = MIN_SIDE, limit: int | None = 
     return size
 
 
+@contextlib.contextmanager
+def _quiet_bombs():
+    """PIL warns of any image over its own 89-megapixel guess; e2gan applies its own limit (E2GAN_MAX_PIXELS) and says
+    why it skips an image, so PIL's warning would only repeat it (or warn of one the limit allows)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
 def load_image(path: str | Path, min_side: int = MIN_SIDE) -> Image.Image:
     """Open ``path`` as RGB (after :func:`check_image`) or raise :class:`BadImageError` with the reason."""
     check_image(path, min_side)
     try:
-        with Image.open(path) as img:
+        with _quiet_bombs(), Image.open(path) as img:
             img.load()
             return to_rgb(img)
     except Image.DecompressionBombError:

@@ -27,15 +27,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from e2gan.config import Bounded, bounded
+
 
 @dataclass
-class CoModGANConfig:
-    levels: int = 6  # stride-2 stages: 256 px -> 4x4 at the bottom, as the original at 256
-    channel_base: int = 16384  # channels at resolution r: min(channel_base / r, channel_max), r relative to 256
-    channel_max: int = 512
-    z_dim: int = 512
-    w_dim: int = 512
-    mapping_layers: int = 8
+class CoModGANConfig(Bounded):
+    levels: int = bounded(6, 1, 10)  # stride-2 stages: 256 px -> 4x4 at the bottom, as the original at 256
+    channel_base: int = bounded(16384, 1, 1 << 20)  # channels at resolution r: min(channel_base / r, channel_max), r relative to 256
+    channel_max: int = bounded(512, 1, 2048)
+    z_dim: int = bounded(512, 1, 4096)
+    w_dim: int = bounded(512, 1, 4096)
+    mapping_layers: int = bounded(8, 0, 16)
     noise: bool = True
 
 

@@ -24,16 +24,18 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from e2gan.config import Bounded, bounded
+
 from .layers import ConvNormAct, ResnetBlock, TextFiLM, TransformerBlock, Upsample
 
 
 @dataclass
-class E2GANConfig:
-    ngf: int = 16
-    text_dim: int = 64
-    heads: int = 4
-    n_res_before: int = 2
-    n_res_after: int = 1
+class E2GANConfig(Bounded):
+    ngf: int = bounded(16, 1, 512)
+    text_dim: int = bounded(64, 1, 4096)
+    heads: int = bounded(4, 1, 64)
+    n_res_before: int = bounded(2, 0, 32)
+    n_res_after: int = bounded(1, 0, 32)
     norm: str = "instance"
     residual: bool = True
     film: bool = True

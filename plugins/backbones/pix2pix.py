@@ -12,13 +12,15 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from e2gan.config import Bounded, bounded
+
 from .layers import norm_layer
 
 
 @dataclass
-class ResnetGeneratorConfig:
-    ngf: int = 64
-    n_blocks: int = 9
+class ResnetGeneratorConfig(Bounded):
+    ngf: int = bounded(64, 1, 512)
+    n_blocks: int = bounded(9, 0, 64)
     norm: str = "instance_plain"
 
 
@@ -72,9 +74,9 @@ class ResnetGenerator(nn.Module):
 
 
 @dataclass
-class UnetGeneratorConfig:
-    ngf: int = 64
-    num_downs: int = 8
+class UnetGeneratorConfig(Bounded):
+    ngf: int = bounded(64, 1, 512)
+    num_downs: int = bounded(8, 5, 12)
     norm: str = "instance_plain"
 
 

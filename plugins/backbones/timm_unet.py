@@ -10,18 +10,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from e2gan.config import Bounded, bounded
+
 from .layers import ConvNormAct, TransformerBlock
 
 
 @dataclass
-class TimmUnetConfig:
+class TimmUnetConfig(Bounded):
     encoder: str = "mobilenetv3_small_100"
     pretrained: bool = False  # refused: timm's download may unpickle .pth/.bin files; use encoder_weights
     encoder_weights: str | None = None  # a .safetensors file of the encoder's weights (read only when given on the command line)
-    decoder_channels: int = 32
-    bottleneck_dim: int = 64
-    text_dim: int = 64
-    heads: int = 4
+    decoder_channels: int = bounded(32, 1, 1024)
+    bottleneck_dim: int = bounded(64, 1, 4096)
+    text_dim: int = bounded(64, 1, 4096)
+    heads: int = bounded(4, 1, 64)
     norm: str = "instance"
 
 

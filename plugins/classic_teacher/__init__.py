@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from e2gan.hookspecs import hookimpl
+from e2gan.settings import shorten
 
 from .concepts import CONCEPTS
 
@@ -46,7 +47,7 @@ class ClassicTeacher:
     def edit(self, images: list[Image.Image], prompt: str, seeds: list[int]) -> list[Image.Image]:
         key = prompt.strip().lower()
         if key not in CONCEPTS:
-            raise ValueError(f"the classic teacher has no concept {prompt!r}; choose one of: {', '.join(CONCEPTS)}")
+            raise ValueError(f"the classic teacher has no concept {shorten(prompt, 80)!r}; choose one of: {', '.join(CONCEPTS)}")
         op = CONCEPTS[key][0]
         return [Image.fromarray(op(np.asarray(img.convert("RGB")))) for img in images]
 

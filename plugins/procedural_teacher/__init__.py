@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from e2gan.hookspecs import hookimpl
+from e2gan.settings import shorten
 
 from .primitives import FAMILIES, FAMILY_OF, ORDER, UNSEEN
 
@@ -32,11 +33,11 @@ def parse(prompt: str) -> list[str]:
     words = [w.strip().lower() for w in prompt.split(",") if w.strip()]
     unknown = [w for w in words if w not in FAMILY_OF]
     if unknown or not words:
-        raise ValueError(f"the procedural teacher has no primitive {unknown[0] if unknown else prompt!r}; a prompt is 1-3 of "
+        raise ValueError(f"the procedural teacher has no primitive {shorten(unknown[0] if unknown else prompt, 80)!r}; a prompt is 1-3 of "
                          f"these, comma-separated: {', '.join(ORDER)}")
     families = [FAMILY_OF[w] for w in words]
     if len(set(families)) != len(families):
-        raise ValueError(f"{prompt!r} uses two primitives of one family; use at most one of each family ({', '.join(FAMILIES)})")
+        raise ValueError(f"{shorten(prompt, 80)!r} uses two primitives of one family; use at most one of each family ({', '.join(FAMILIES)})")
     return sorted(words, key=ORDER.index)
 
 

@@ -16,6 +16,9 @@ _WORD = re.compile(r"[\w']+")
 
 class HashedWordsEncoder:
     def __init__(self, dim: int = 64, max_tokens: int = 16):
+        for key, value, high in (("dim", dim, 4096), ("max_tokens", max_tokens, 512)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise ValueError(f"hashed-words text encoder: {key} is {value!r}; it must be an integer from 1 to {high}")
         self.dim = dim
         self.max_tokens = max_tokens
         self.settings = {"dim": dim, "max_tokens": max_tokens}

@@ -39,6 +39,8 @@ def _files(model: str) -> dict[str, bytes]:
 
 class SentenceEncoder:
     def __init__(self, model: str = PACKAGE, max_tokens: int = 16):
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= 512:
+            raise ValueError(f"minilm text encoder: max_tokens is {max_tokens!r}; it must be an integer from 1 to 512 (the model's limit)")
         from safetensors.torch import load as load_safetensors
         from tokenizers import Tokenizer
         from transformers import BertConfig, BertModel
