@@ -113,7 +113,8 @@ SEPARATE = (("few_pairs/plan.md", "few_pairs/", None),
             ("text_encoders/text_encoders.md", "text_encoders/", "python -m benchmarks.text_encoders"),
             ("memory.md", "", "python -m benchmarks.memory"),
             ("scale.md", "", "python -m benchmarks.scale"),
-            ("runtime.md", "", "python -m benchmarks.runtime"))
+            ("runtime.md", "", "python -m benchmarks.runtime"),
+            ("serve_load.md", "", "python -m benchmarks.serve_load"))
 
 
 #: ``--fidelity``: issue 10's full protocol on the procedural teacher, as stages of commands; the commands of

@@ -442,12 +442,18 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
 @click.option("--no-zoo", is_flag=True, help="offer only the --model concepts")
 @click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True)
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=DEVICE_HELP)
-def serve(models, port, no_zoo, runtime, device):
+@click.option("--max-pixels", default=40_000_000, show_default=True, help="refuse uploads of more pixels (read from the header, before decoding)")
+@click.option("--max-upload-mb", default=25.0, show_default=True, help="refuse uploads of more megabytes")
+@click.option("--work-size", default=1024, show_default=True, help="edit larger photos at this long side")
+@click.option("--queue-size", default=16, show_default=True, help="requests that may wait; the next one is told the queue is full")
+@click.option("--allow-any-model", is_flag=True, help="load any folder or Hub id a client names, not only the listed concepts")
+def serve(models, port, no_zoo, runtime, device, max_pixels, max_upload_mb, work_size, queue_size, allow_any_model):
     """A local web page to try concepts: image or webcam frame, concept, strength, before/after, video tab."""
+    from e2gan.runtime.serve import Limits
     from e2gan.runtime.serve import serve as run
 
     click.echo(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
-    run(models, port, device, runtime, zoo=not no_zoo)
+    run(models, port, device, runtime, zoo=not no_zoo, limits=Limits(max_pixels, max_upload_mb, work_size, queue_size, allow_any_model))
 
 
 @cli.command("eval")

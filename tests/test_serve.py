@@ -38,7 +38,8 @@ def server(tmp_path_factory):
     tiny_invert_adapter(root)
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "e2gan.cli", "serve", "--port", str(port), "--model", str(root / "invert")],
+    proc = subprocess.Popen([sys.executable, "-m", "e2gan.cli", "serve", "--port", str(port), "--model", str(root / "invert"),
+                             "--max-pixels", "1000000", "--work-size", "128", "--max-upload-mb", "1"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
@@ -86,3 +87,41 @@ def test_upload_pick_concept_edit_in_a_real_browser(server, tmp_path):
     assert edited.shape == photo.shape, f"the edited image is {edited.shape}, the upload {photo.shape}"
     assert np.abs(edited.astype(int) - photo.astype(int)).mean() > 5, "the page shows the input, not an edit"
     assert "88x72" in latency and "ms" in latency
+
+
+def _api(url):
+    from gradio_client import Client
+
+    return Client(url, verbose=False)
+
+
+def test_the_http_api_caps_pixels_before_decoding_and_edits_large_photos_at_the_working_size(server, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    url, root = server
+    ref = str(root / "invert")
+    Image.new("1", (12000, 12000)).save(tmp_path / "bomb.png")  # 144 megapixels in a few kilobytes
+    with pytest.raises(AppError, match="over the limit of 1,000,000"):
+        _api(url).predict(handle_file(str(tmp_path / "bomb.png")), ref, 1.0, api_name="/edit_image")
+    yy, xx = np.mgrid[0:600, 0:800]
+    Image.fromarray(np.stack([xx % 256, yy % 256, (xx + yy) % 256], -1).astype(np.uint8)).save(tmp_path / "big.png")
+    edited, status = _api(url).predict(handle_file(str(tmp_path / "big.png")), ref, 1.0, api_name="/edit_image")
+    assert Image.open(edited).size == (128, 96), "a photo over the working size is edited at it"
+    assert "downscaled from 800x600" in status
+
+
+def test_the_http_api_loads_only_the_listed_models_and_refuses_big_uploads(server, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    url, root = server
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "small.png")
+    # Gradio refuses a value outside the dropdown's choices; e2gan's own check stands behind it (test_runners_load_only_the_listed_models)
+    with pytest.raises(AppError, match="not in the list of choices|not one of the concepts this server offers"):
+        _api(url).predict(handle_file(str(tmp_path / "small.png")), str(root / "base"), 1.0, api_name="/edit_image")
+    noise = np.random.default_rng(0).integers(0, 256, (900, 900, 3), dtype=np.uint8)  # about 2.4 MB as PNG: over --max-upload-mb 1
+    Image.fromarray(noise).save(tmp_path / "noise.png")
+    assert (tmp_path / "noise.png").stat().st_size > 1_000_000
+    with pytest.raises(Exception, match="(?i)maximum|too large|exceeds|size"):
+        _api(url).predict(handle_file(str(tmp_path / "noise.png")), str(root / "invert"), 1.0, api_name="/edit_image")

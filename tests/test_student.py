@@ -182,3 +182,18 @@ def test_plain_peft_gives_e2gans_pixels(tmp_path, padding):
         after = (plain(x, e, m) - want).abs().max().item()
     assert after <= 1e-5
     assert (before <= 1e-5) == (padding == "zeros"), before
+
+
+def test_serve_runners_load_only_the_listed_models(tmp_path):
+    """The server's own check, behind Gradio's: a reference that is not listed is refused before anything is read."""
+    from e2gan.runtime.serve import Runners
+    from e2gan.testing.tiny import tiny_invert_adapter
+
+    ad = tiny_invert_adapter(tmp_path)
+    runners = Runners("cpu", allowed=[str(ad)])
+    assert runners.get(str(ad), 1.0).prompt == "invert"
+    with pytest.raises(ValueError, match="not one of the concepts this server offers"):
+        runners.get(str(tmp_path / "base"), 1.0)
+    with pytest.raises(ValueError, match=r"\.\.\. \(\d+ more characters\)"):  # a huge reference is cut in the message
+        runners.get("x" * 5000, 1.0)
+    assert Runners("cpu").get(str(ad), 0.5).strength == 0.5  # allowed=None: any model (--allow-any-model)

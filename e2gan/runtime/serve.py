@@ -1,12 +1,18 @@
 """``e2gan serve``: a local web page (Gradio) to try concepts: an uploaded image or a webcam frame, a concept
 from the local adapters, the zoo or the Hub, a strength slider, before and after side by side with the
-latency, and a video tab that runs the same path as ``e2gan apply --input clip.mp4``."""
+latency, and a video tab that runs the same path as ``e2gan apply --input clip.mp4``.
+
+Bounded: uploads are capped in bytes (``max_upload_mb``) and, read from the header before anything is decoded, in
+pixels (``max_pixels``); a photo larger than ``work_size`` is edited at that size (long side), not at full
+resolution; the queue holds ``queue_size`` requests and answers the next one that it is full; only the listed models
+load unless ``allow_any_model``."""
 
 from __future__ import annotations
 
 import os
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,16 +30,33 @@ def concept_choices(models=(), include_zoo: bool = True) -> list[str]:
     return choices
 
 
-class Runners:
-    """One loaded student per model reference and one runner per (model, strength): switching back is instant."""
+@dataclass
+class Limits:
+    """What one request may cost the server."""
 
-    def __init__(self, device: str = DEFAULT_DEVICE, runtime: str = "torch"):
+    max_pixels: int = 40_000_000  # an upload's decoded size (width x height), read from its header first
+    max_upload_mb: float = 25.0  # an upload's size in bytes
+    work_size: int = 1024  # a larger photo is edited at this long side
+    queue_size: int = 16  # requests waiting; the next one is told the queue is full
+    allow_any_model: bool = False  # load any folder or Hub id a client names, not only the listed ones
+
+
+class Runners:
+    """One loaded student per model reference and one runner per (model, strength): switching back is instant. Only the
+    ``allowed`` references load (None: any)."""
+
+    def __init__(self, device: str = DEFAULT_DEVICE, runtime: str = "torch", allowed=None):
         self.device, self.runtime, self.students, self.runners = device, runtime, {}, {}
+        self.allowed = None if allowed is None else set(allowed)
 
     def get(self, ref: str, strength: float):
         from e2gan.runtime.runner import ConceptRunner
+        from e2gan.settings import shorten
         from e2gan.student import Student
 
+        if self.allowed is not None and ref not in self.allowed:
+            raise ValueError(f"{shorten(ref, 80)!r} is not one of the concepts this server offers; pick one from the list (the server was "
+                             "not started with --allow-any-model)")
         if ref not in self.students:
             self.students[ref] = Student.from_pretrained(ref, device=self.device)
         student = self.students[ref]
@@ -46,10 +69,31 @@ class Runners:
         return self.runners[key]
 
 
-def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "torch"):
+def load_bounded(path, limits: Limits):
+    """An uploaded image as RGB uint8, refused by its header when it has too many pixels, and downscaled to the working
+    size: ``(array, note)`` where the note says what was done."""
+    from PIL import Image
+
+    from e2gan.data.images import BadImageError, check_image, load_image
+
+    try:
+        w, h = check_image(path, limit=limits.max_pixels)
+        img = load_image(path)
+    except BadImageError as exc:
+        raise ValueError(f"this image cannot be edited here: {exc}") from None
+    note = ""
+    if max(w, h) > limits.work_size:
+        k = limits.work_size / max(w, h)
+        img = img.resize((max(8, round(w * k)), max(8, round(h * k))), Image.LANCZOS)
+        note = f" (downscaled from {w}x{h}: the server edits at most {limits.work_size} px on the long side)"
+    return np.asarray(img), note
+
+
+def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "torch", limits: Limits | None = None):
     import gradio as gr
 
-    runners = Runners(device, runtime)
+    limits = limits or Limits()
+    runners = Runners(device, runtime, None if limits.allow_any_model else choices)
 
     def runner_for(ref, strength):
         """The concept's runner, or a message on the page (never a traceback)."""
@@ -64,11 +108,15 @@ def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "
         if image is None:
             raise gr.Error("upload an image or take a webcam frame first")
         runner = runner_for(ref, strength)
+        try:
+            arr, note = load_bounded(image, limits)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
         t0 = time.perf_counter()
-        edited = runner(np.asarray(image)[None, :, :, :3])[0]
+        edited = runner(arr[None])[0]
         ms = (time.perf_counter() - t0) * 1000
         h, w = edited.shape[:2]
-        return edited, f"**{ms:.1f} ms** for {w}x{h} ({runtime}, {device}): *{runner.prompt}* at strength {strength:g}"
+        return edited, f"**{ms:.1f} ms** for {w}x{h}{note} ({runtime}, {device}): *{runner.prompt}* at strength {strength:g}"
 
     def edit_clip(video, ref, strength):
         from e2gan.runtime.video import edit_video
@@ -85,13 +133,15 @@ def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "
     with gr.Blocks(title="e2gan", analytics_enabled=False) as app:
         gr.Markdown("# e2gan\nA distilled image-editing concept, live. Pick a concept, give an image, see before and after.")
         with gr.Row():
-            concept = gr.Dropdown(choices, value=choices[0] if choices else None, label="concept", allow_custom_value=True,
-                                  info="a local adapter folder, zoo:NAME, or a Hub id (org/name)", elem_id="concept")
+            concept = gr.Dropdown(choices, value=choices[0] if choices else None, label="concept", allow_custom_value=limits.allow_any_model,
+                                  info="a local adapter folder, zoo:NAME, or a Hub id (org/name)" if limits.allow_any_model else
+                                  "the concepts this server offers", elem_id="concept")
             strength = gr.Slider(0.0, 1.0, value=1.0, step=0.05, label="strength (0: the base alone, 1: the adapter as trained)",
                                  elem_id="strength")
         with gr.Tab("Image"):
             with gr.Row():
-                before = gr.Image(type="numpy", sources=["upload", "webcam"], label="before", elem_id="before")
+                # a file path, not pixels: the header is checked against the pixel cap before anything is decoded
+                before = gr.Image(type="filepath", sources=["upload", "webcam"], label="before", elem_id="before")
                 after = gr.Image(type="numpy", label="after", interactive=False, format="png", elem_id="after")
             run = gr.Button("Edit", variant="primary", elem_id="edit")
             latency = gr.Markdown(elem_id="latency")
@@ -107,14 +157,16 @@ def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "
     return app
 
 
-def serve(models=(), port: int = 7860, device: str = DEFAULT_DEVICE, runtime: str = "torch", zoo: bool = True, block: bool = True):
+def serve(models=(), port: int = 7860, device: str = DEFAULT_DEVICE, runtime: str = "torch", zoo: bool = True, block: bool = True,
+          limits: Limits | None = None):
     """Start the page on 127.0.0.1:``port`` (never on other interfaces; no Gradio share link, no analytics)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    limits = limits or Limits()
     choices = concept_choices(models, zoo)
     if not choices:
         raise ValueError("no concepts to serve: pass --model ADAPTER (repeatable) or keep the zoo's concepts")
-    app = build_app(choices, device, runtime)
-    app.queue()
+    app = build_app(choices, device, runtime, limits)
+    app.queue(max_size=limits.queue_size, default_concurrency_limit=1)  # one edit at a time; the rest wait, up to queue_size
     app.launch(theme=app.e2gan_theme, server_name="127.0.0.1", server_port=port, share=False, inbrowser=False, prevent_thread_lock=not block, quiet=True,
-               show_error=True)
+               show_error=True, max_file_size=int(limits.max_upload_mb * 1024 * 1024))
     return app
