@@ -220,7 +220,7 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
     from e2gan.teach import TeachSummary
     from e2gan.teach import teach as run_teach
 
-    guard_outputs({"--out": out}, {"the photos of --images": images})
+    guard_outputs({"--out": out}, {}, folders={"the folder of --images": images})
     summary = TeachSummary()
     if images:
         good, summary.bad_inputs = scan_images(images, exclude=out, decode=False)
@@ -334,7 +334,7 @@ def finetune(base, data, prompt, out, overwrite, revision, **kw):
     from e2gan.hub.sources import resolve
     from e2gan.outputs import prepare_out
 
-    prepare_out(out, overwrite, reads={"the base": resolve(base, revision), **_data_reads(data)})
+    prepare_out(out, overwrite, reads={"the model": resolve(base, revision), **_data_reads(data)})
     choices = config_from(AdaptConfig, kw)
     pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"]).in_memory()  # data selection needs every pair's features
     base_student = _load_student(base, revision)
@@ -403,7 +403,7 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
     reads = _reads_of(model, revision, base)
     if inputs is not None:
         video = Path(inputs).is_file() and is_video(inputs)
-        guard_outputs({"--out": out}, {**reads, "the --input": inputs}, overwrite, files=("--out",) if video else ())
+        guard_outputs({"--out": out}, reads, overwrite, files=("--out",) if video else (), folders={"the --input": inputs})
     student = _load_student(model, revision, base, device)
     prompt = prompt or student.meta.get("prompt")
     if not prompt:

@@ -45,13 +45,16 @@ def _real(path) -> Path | None:
         return Path(path).absolute()
 
 
-def guard_outputs(outputs: dict, reads: dict, overwrite: bool = False, files=()) -> None:
+def guard_outputs(outputs: dict, reads: dict, overwrite: bool = False, files=(), folders: dict | None = None) -> None:
     """The one check every command that writes makes before any work. ``outputs``: ``{"--out": path, "--grid": path}``;
-    ``reads``: ``{"the model": path, "the data set": path, "--input": path}`` (what the command reads). An output that
-    is, or lies inside, anything it reads is refused, and so is one output given twice. ``files`` names the outputs that
-    are single files: an existing one is replaced only with ``overwrite``."""
+    ``reads``: ``{"the model": path, "the data set": path}`` (what the command reads). An output that is, or lies inside,
+    anything it reads is refused, and so is one output given twice. ``folders``: folders of photos the command scans
+    (``--images``, ``--input``): an output may not be one, but may lie inside one, since the scan skips what lies under
+    its outputs (earlier results are never read back as photos). ``files`` names the outputs that are single files: an
+    existing one is replaced only with ``overwrite``."""
     seen: dict[Path, str] = {}
     real_reads = [(what, src, _real(src)) for what, src in reads.items() if src is not None and Path(src).exists()]
+    scanned = [(what, src, _real(src)) for what, src in (folders or {}).items() if src is not None and Path(src).exists()]
     for flag, out in outputs.items():
         if out is None:
             continue
@@ -62,6 +65,9 @@ def guard_outputs(outputs: dict, reads: dict, overwrite: bool = False, files=())
             if o == s or s in o.parents:
                 rel = "is" if o == s else "lies inside"
                 raise OutputError(f"{flag} {out} {rel} {what} this command reads ({src}); write it elsewhere, nothing was written")
+        for what, src, s in scanned:
+            if o == s or (s.is_file() and o in s.parents and flag in files):
+                raise OutputError(f"{flag} {out} is {what} this command reads ({src}); write it elsewhere, nothing was written")
         if o in seen:
             raise OutputError(f"{flag} {out} is also {seen[o]}: give each output its own path")
         seen[o] = f"{flag}"

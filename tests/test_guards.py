@@ -49,13 +49,13 @@ def one_line_error(code, out, *needles):
      "give each output its own path"),
     (["apply", "--model", "{zb}", "--prompt", "sepia", "--input", "{tmp}/photos/p0.png", "--out", "{tmp}/photos"], "would write over the input"),
     (["apply", "--model", "{zb}", "--prompt", "sepia", "--input", "{tmp}/photos", "--out", "{tmp}/photos"], "is the --input"),
-    (["apply", "--model", "{zb}", "--prompt", "sepia", "--input", "{tmp}/photos", "--out", "{tmp}/photos/edited"], "lies inside the --input"),
     (["apply", "--model", "{zb}", "--prompt", "sepia", "--input", "{tmp}/photos", "--out", "{tmp}/afile.txt"], "is a file"),
     (["finetune", "--base", "{zb}", "--data", "{data}", "--prompt", "sepia", "--out", "{data}"], "is the data set"),
-    (["finetune", "--base", "{zb}", "--data", "{data}", "--prompt", "sepia", "--out", "{zb}"], "is the base"),
+    (["finetune", "--base", "{zb}", "--data", "{data}", "--prompt", "sepia", "--out", "{zb}"], "is the model"),
     (["train", "--data", "{data}", "--prompt", "sepia", "--backbone", "e2gan-small", "--out", "{data}/model"], "lies inside the data set"),
     (["train-base", "--data", "{data}", "--backbone", "e2gan-small", "--out", "{data}"], "is the data set"),
-    (["teach", "--prompt", "sepia", "--images", "{tmp}/photos", "--out", "{tmp}/photos/data"], "lies inside the photos of --images"),
+    (["teach", "--prompt", "sepia", "--images", "{tmp}/photos", "--out", "{tmp}/photos"], "is the folder of --images"),
+    (["apply", "--model", "{zb}", "--prompt", "sepia", "--input", "{tmp}/photos/p0.png", "--out", "{tmp}/photos/p0.png"], "is the --input"),
 ])
 def test_every_command_refuses_outputs_onto_what_it_reads(args, needle, zb, tiny_data, tmp_path):
     from e2gan.testing.tiny import photo
