@@ -120,6 +120,11 @@ def _echo_main(msg: str):
         click.echo(msg)
 
 
+def plural(n: int, word: str) -> str:
+    """``1 concept``, ``2 concepts``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _fail(msg: str):
     from e2gan.settings import shorten
 
@@ -177,7 +182,8 @@ def concepts(teacher, held_out):
         _fail(f"teacher {teacher!r} takes free-form prompts; it lists no concepts")
     known = editor.concepts()
     click.echo("\n".join(known))
-    click.echo(f"# {len(known)} concepts of teacher {teacher!r}" + (f"; {sum(map(len, reserved.values()))} held out (--held-out)" if reserved else ""), err=True)
+    held = sum(map(len, reserved.values()))
+    click.echo(f"# {plural(len(known), 'concept')} of teacher {teacher!r}" + (f"; {held} held out (--held-out)" if reserved else ""), err=True)
 
 
 @cli.command()
@@ -432,7 +438,7 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
     for s in skipped:
         click.echo(f"skipped {s.path}: {s.reason}")
     edit_pictures(runner, items, src if src.is_dir() else src.parent, out, size, overwrite=overwrite)
-    click.echo(f"{len(items)} images edited with {prompt!r}: {out.resolve()}")
+    click.echo(f"{plural(len(items), 'image')} edited with {prompt!r}: {out.resolve()}")
     sys.exit(1 if skipped else 0)
 
 

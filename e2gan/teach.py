@@ -44,8 +44,9 @@ class TeachSummary:
 
     def lines(self) -> list[str]:
         dup = f", {self.duplicates} identical to another source (kept once)" if self.duplicates else ""
-        out = [f"{self.written} pairs written, {self.already_done} already present{dup}, "
-               f"{len(self.bad_inputs)} unusable inputs, {len(self.failed)} teacher failures"]
+        n = lambda k, word: f"{k} {word}{'' if k == 1 else 's'}"  # noqa: E731
+        out = [f"{n(self.written, 'pair')} written, {self.already_done} already present{dup}, "
+               f"{n(len(self.bad_inputs), 'unusable input')}, {n(len(self.failed), 'teacher failure')}"]
         out += [f"  skipped {s.path}: {s.reason}" for s in self.bad_inputs]
         out += [f"  failed  {s.path}: {s.reason}" for s in self.failed]
         return out

@@ -71,7 +71,7 @@ def test_instruct_pix2pix_cli_skips_a_corrupt_source(tmp_path, ip2p_dir):
     res = CliRunner().invoke(cli, ["teach", "--teacher", "instruct-pix2pix", "--set", f"model={ip2p_dir}", "--set", "steps=2",
                                    "--set", "resolution=64", "--prompt", "make it snow", "--images", str(imgs), "--size", "32",
                                    "--out", str(tmp_path / "d")])
-    assert res.exit_code == 1 and "b.jpg" in res.output and "1 pairs written" in res.output
+    assert res.exit_code == 1 and "b.jpg" in res.output and "1 pair written" in res.output
 
 
 def test_pix2pix_zero_edits_and_caches_direction(tmp_path, p2pz_dir):

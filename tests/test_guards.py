@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
@@ -118,7 +117,7 @@ def test_teach_counts_identical_crops_once(tmp_path):
     code, out = run_cli("teach", "--prompt", "sepia", "--images", tmp_path / "photos", "--crops", "6", "--size", "32", "--out", tmp_path / "d")
     assert code == 0, out
     lines = (tmp_path / "d" / "manifest.jsonl").read_text().splitlines()
-    written = int(out.split(" pairs written")[0].split()[-1])
+    written = int(out.split(" pair written")[0].split()[-1])
     assert written == len(lines) == len({json.loads(line)["key"] for line in lines}) == 1
     assert "5 identical to another source" in out
 

@@ -323,7 +323,7 @@ def test_bombs_and_oversize_images_are_skipped_with_the_reason(tmp_path, monkeyp
     assert code == 1, out  # some inputs were unusable: said, and the rest taught
     assert "bomb.png: claims more pixels than PIL will decode" in out
     assert "big.png: 300x200 = 60,000 pixels, over the limit of 50,000 (E2GAN_MAX_PIXELS)" in out
-    assert "1 pairs written" in out and "Traceback" not in out
+    assert "1 pair written" in out and "Traceback" not in out
 
 
 def test_special_files_and_earlier_outputs_are_skipped(tmp_path):
@@ -335,7 +335,7 @@ def test_special_files_and_earlier_outputs_are_skipped(tmp_path):
     os.mkfifo(imgs / "pipe.png")
     code, out = run("teach", "--teacher", "classic", "--prompt", "sepia", "--images", imgs, "--size", "32", "--out", imgs / "data")
     assert "loop1: a symbolic link loop" in out and "pipe.png: a FIFO (named pipe), not a file" in out
-    assert "1 pairs written" in out
+    assert "1 pair written" in out
     # a second run over the same folder: the pairs written under imgs/data are not read back as sources
     code, out = run("teach", "--teacher", "classic", "--prompt", "sepia", "--images", imgs, "--size", "32", "--out", imgs / "data")
     assert "0 pairs written, 1 already present" in out

@@ -3,6 +3,7 @@ backbone's size multiple inside the graph: ``e2gan.inference``), checked against
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -49,8 +50,9 @@ def export_onnx(student, prompt: str, path, size: int = 256, opset: int = 17, st
     example = torch.zeros(2, 3, size, size)
 
     def save(tmp):
-        torch.onnx.export(module, (example,), tmp, input_names=["image"], output_names=["edited"], opset_version=opset, dynamo=False,
-                          dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "edited": {0: "batch", 2: "height", 3: "width"}})
+        with quiet_export():
+            torch.onnx.export(module, (example,), tmp, input_names=["image"], output_names=["edited"], opset_version=opset, dynamo=False,
+                              dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "edited": {0: "batch", 2: "height", 3: "width"}})
         if precision == "fp16":
             from onnxruntime.transformers.float16 import convert_float_to_float16
 
@@ -66,6 +68,19 @@ def export_onnx(student, prompt: str, path, size: int = 256, opset: int = 17, st
 
     atomic_save_file(path, save)
     return Path(path)
+
+
+@contextlib.contextmanager
+def quiet_export():
+    """The exporter's warnings that say nothing about this model, filtered (each with its reason); any other still shows."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # cropping back to a dynamic height and width is a Slice the exporter cannot fold; the graph is correct
+        warnings.filterwarnings("ignore", message="Constant folding - Only steps=1 can be constant folded")
+        # an instance norm always normalises by the image's own statistics, in training and inference alike: "train=True" is right
+        warnings.filterwarnings("ignore", message=".*operator 'instance_norm' is set to train=True")
+        yield
 
 
 def _quantize_int8(path: str, calibration: torch.Tensor) -> None:

@@ -127,7 +127,7 @@ class UnetGenerator(nn.Module):
 
     def forward(self, image, text_embeds=None, text_mask=None):
         need = 2**self.config.num_downs
-        if image.shape[-1] % need or image.shape[-2] % need:
+        if not torch.jit.is_tracing() and (image.shape[-1] % need or image.shape[-2] % need):
             raise ValueError(
                 f"pix2pix-unet with num_downs={self.config.num_downs} needs sides divisible by {need}, "
                 f"got {tuple(image.shape[-2:])}; pass num_downs=log2(size) for smaller images"

@@ -74,7 +74,7 @@ class TimmUnet(nn.Module):
 
     def forward(self, image, text_embeds=None, text_mask=None):
         h, w = image.shape[-2:]
-        if h % self.reduction or w % self.reduction:
+        if not torch.jit.is_tracing() and (h % self.reduction or w % self.reduction):
             raise ValueError(f"timm-unet on {self.config.encoder} needs sides divisible by {self.reduction}, got {h}x{w}")
         feats = self.encoder(image)
         x = self.transformer(self.bottleneck_in(feats[-1]), text_embeds, text_mask)
