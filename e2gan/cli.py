@@ -346,8 +346,10 @@ def finetune(base, data, prompt, out, overwrite, revision, **kw):
     base_student = _load_student(base, revision)
     _warn_unseen(base_student, prompt, "the adapter starts from a prompt the base has no prior for")
     try:
+        from e2gan.data.dataset import teacher_of
+
         student, _, info = adapt(base, pairs, out, choices, cfg=_train_config(kw), seed=kw["seed"], revision=revision, resume=not kw["no_resume"],
-                                 student=base_student)
+                                 student=base_student, record={"teacher": teacher_of(data, prompt)})
     except (ValueError, KeyError) as exc:
         _fail(str(exc))
     _echo_main(f"data: {info['data_used']} of {info['data_total']} pairs ({choices.select}); layers: {len(info['layers'])}; "
@@ -702,17 +704,24 @@ def demo(**kw):
 
 
 @cli.command()
-@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+@click.argument("folder")
 @click.argument("repo_id")
 @click.option("--private", is_flag=True, help="create the repo private")
 @click.option("--revision", default=None, help="branch to commit to (created if missing; default main)")
 @click.option("--message", default=None, help="commit message")
 @click.option("--base-repo", default=None, help="for an adapter: the Hub id[@revision] of its published base")
 def push(folder, repo_id, private, revision, message, base_repo):
-    """Publish a base or an adapter to the Hub, with a model card (only safetensors, JSON, the card and images go up)."""
+    """Publish a base or an adapter (a folder or zoo:NAME) to the Hub, with e2gan's model card (only safetensors, JSON,
+    the card and images go up; notes such as make.sh stay behind)."""
+    from e2gan.hub.publish import LEFT_OUT
     from e2gan.hub.publish import push as run
+    from e2gan.hub.sources import resolve
 
-    oid, card = run(folder, repo_id, private=private, revision=revision, message=message, base_repo=base_repo)
+    path = resolve(folder)
+    left = sorted(p.name for p in path.rglob("*") if p.is_file() and p.suffix.lower() in LEFT_OUT)
+    oid, card = run(path, repo_id, private=private, revision=revision, message=message, base_repo=base_repo)
+    if left:
+        click.echo(f"left behind (notes, not published): {', '.join(left)}")
     click.echo(f"published {folder} as {repo_id}@{revision or 'main'} (commit {oid[:12]}); card: {card.data.to_dict().get('base_model') or 'a base'}")
 
 
@@ -751,29 +760,60 @@ def zoo_list(pattern):
 
 @zoo.command("show")
 @click.argument("name")
-def zoo_show(name):
+@click.option("--sheet", default=None, type=click.Path(dir_okay=False), help="also write a contact sheet (PNG): held-out photos beside their edits")
+@click.option("--overwrite", is_flag=True, help="replace an existing --sheet")
+def zoo_show(name, sheet, overwrite):
     """One catalogue entry, as JSON."""
-    from e2gan.hub.zoo import show
+    from e2gan.hub.zoo import contact_sheet, show
 
-    click.echo(json.dumps(show(name.removeprefix("zoo:")), indent=2))
+    name = name.removeprefix("zoo:")
+    click.echo(json.dumps(show(name), indent=2))
+    if sheet:
+        from e2gan.hub.sources import zoo_dir
+        from e2gan.io import atomic_save_image
+        from e2gan.outputs import guard_outputs
+
+        guard_outputs({"--sheet": sheet}, {"the zoo": zoo_dir()}, overwrite, files=("--sheet",))
+        atomic_save_image(sheet, contact_sheet(name))
+        click.echo(f"contact sheet: {Path(sheet).resolve()}")
 
 
 @zoo.command("search")
 @click.argument("query", default="")
 def zoo_search(query):
-    """Models on the Hub tagged e2gan (HF_ENDPOINT decides which Hub)."""
-    from e2gan.hub.zoo import search
+    """The catalogue (offline), then models on the Hub tagged e2gan (HF_ENDPOINT decides which Hub), matching QUERY."""
+    from e2gan.hub.zoo import search_catalogue, search_hub
 
-    for row in search(query):
-        click.echo(f"{row['id']:40s} {', '.join(row['tags'])}")
+    found = search_catalogue(query)
+    for e in found:
+        what = f"concept {e['prompt']!r}" if e["entry"] == "concept" else f"base, {len(e.get('concepts', []))} concepts"
+        click.echo(f"zoo:{e['name']:40s} {what} [{e['teacher']}]" + (f"  ({e['repo_id']})" if e.get("repo_id") else ""))
+    hub, why = search_hub(query)
+    for row in hub:
+        click.echo(f"{row['id']:44s} {', '.join(row['tags'])}")
+    if why:
+        click.echo(why, err=True)
+    if not found and not hub:
+        click.echo(f"no results for {query!r}" + (" in the catalogue" if why else " in the catalogue or on the Hub"))
+
+
+@zoo.command("publish")
+@click.argument("names", nargs=-1)
+@click.option("--private", is_flag=True, help="create the repos private")
+def zoo_publish(names, private):
+    """Push the catalogue's bases, then its concepts, to the repo ids it names (HF_ENDPOINT decides which Hub)."""
+    from e2gan.hub.zoo import publish_all
+
+    for row in publish_all(set(names) or None, private):
+        click.echo(f"zoo:{row['name']} -> {row['repo_id']} (commit {row['commit'][:12]})")
 
 
 def os_error_line(exc: OSError) -> str:
-    from e2gan.settings import shorten
-
     """An OSError as one line: the path(s) it names and what the errno means (disk full, name too long, ...)."""
     import errno
     import os
+
+    from e2gan.settings import shorten
 
     if exc.errno is None or exc.strerror is None:  # raised by e2gan itself with a message already
         return str(exc)

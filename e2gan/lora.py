@@ -128,6 +128,9 @@ def save_adapter(student, folder, base_ref: str, meta: dict | None = None) -> Pa
 
     save_prompts(student, folder)
     atomic_write_json(folder / ADAPTER_META, info)
+    from e2gan.hub.card import write_local_card
+
+    write_local_card(folder)  # e2gan's card, not peft's empty template
     return folder
 
 

@@ -69,7 +69,8 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
 
 
 def adapt(base_ref: str, pairs: PairTensors, out, config: AdaptConfig | None = None, *, cfg: TrainConfig | None = None, seed: int = 0,
-          progress: bool = True, callback=None, revision: str | None = None, resume: bool = True, student=None, **choices):
+          progress: bool = True, callback=None, revision: str | None = None, resume: bool = True, student=None, record: dict | None = None,
+          **choices):
     """The full adaptation step; returns ``(student, log, info)`` and writes the adapter to ``out``.
 
     ``config`` (an :class:`e2gan.config.AdaptConfig`; its fields may also be given as keywords) says where LoRA goes
@@ -77,14 +78,15 @@ def adapt(base_ref: str, pairs: PairTensors, out, config: AdaptConfig | None = N
     (``select``). Without an explicit ``budget``, every searcher but one given a fixed rank (``uniform:rank=4``) gets
     ``budget_fraction`` of the parameters of uniform rank 4 on the chosen layers (the paper's "4x"), so searched,
     random and ``uniform`` (the largest uniform rank that fits) compete at one weight budget. ``student``: the base,
-    if the caller already loaded it from ``base_ref``."""
+    if the caller already loaded it from ``base_ref``. ``record``: more to keep in the adapter's record (its teacher, say)."""
     from e2gan.outputs import training_lock
 
     with training_lock(out):  # held from the first trial: a second run into `out` is refused before it spends anything
-        return _adapt(base_ref, pairs, out, replace(config or AdaptConfig(), **choices), cfg, seed, progress, callback, revision, resume, student)
+        return _adapt(base_ref, pairs, out, replace(config or AdaptConfig(), **choices), cfg, seed, progress, callback, revision, resume, student,
+                      record or {})
 
 
-def _adapt(base_ref, pairs, out, config: AdaptConfig, cfg, seed, progress, callback, revision, resume, student):
+def _adapt(base_ref, pairs, out, config: AdaptConfig, cfg, seed, progress, callback, revision, resume, student, record):
     from e2gan.student import Student
 
     layers = config.layers
@@ -101,7 +103,7 @@ def _adapt(base_ref, pairs, out, config: AdaptConfig, cfg, seed, progress, callb
     student, log = finetune(base_ref, pairs, out, cfg, targets=list(ranks), ranks=ranks, progress=progress, student=student, callback=callback,
                             resume=resume, train_norms=config.train_norms, rescale=config.rescale, learn_prompt=config.learn_prompt,
                             meta={"adapt": {k_: v for k_, v in info.items() if k_ != "scores"}, "layer_scores": scores,
-                                  **({"base_revision": revision} if revision else {})})
+                                  **({"base_revision": revision} if revision else {}), **record})
     info["train_seconds"] = student.meta["seconds"]
     info["trainable_parameters"] = student.meta["trainable_parameters"]
     return student, log, info

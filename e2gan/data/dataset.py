@@ -261,6 +261,18 @@ def load_pairs(data: str | Path, prompts=None, split: str | None = "train", size
     return PairTensors.from_dataset(ds, records, size)
 
 
+def teacher_of(data, prompts=None, split: str | None = "train") -> dict | None:
+    """Which teacher made a data set's pairs (for ``prompts``): ``{"name", "settings"}`` of the most common one, the
+    settings with the model revision a diffusion teacher records. None for an empty selection."""
+    from collections import Counter
+
+    recs = PairedDataset(data).select(prompts, split)
+    if not recs:
+        return None
+    counts = Counter(json.dumps({"name": r.teacher, "settings": r.settings}, sort_keys=True) for r in recs)
+    return json.loads(counts.most_common(1)[0][0])
+
+
 def _manifest_line(record: PairRecord) -> bytes:
     fields = {k: v for k, v in record.__dict__.items() if k != "extra"}
     return (json.dumps({**record.extra, **fields}, sort_keys=True) + "\n").encode()

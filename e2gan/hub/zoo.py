@@ -71,8 +71,74 @@ def show(name: str) -> dict:
     raise KeyError(f"no zoo entry {name!r}" + (f"; did you mean {', '.join(close)}?" if close else f"; the zoo has {', '.join(list_pretrained())}"))
 
 
-def search(query: str = "", limit: int = 50) -> list[dict]:
-    """Models on the Hub tagged ``e2gan`` whose id matches ``query``."""
+def search_catalogue(query: str = "") -> list[dict]:
+    """Catalogue entries whose name, prompt, concepts or teacher contain every word of ``query`` (case-insensitive)."""
+    words = query.lower().split()
+    cat = catalogue()
+    found = []
+    for section in ("bases", "concepts"):
+        for name, entry in cat.get(section, {}).items():
+            text = " ".join([name, entry.get("prompt", ""), entry.get("teacher", ""), " ".join(entry.get("concepts", []))]).lower()
+            if all(w in text for w in words):
+                found.append({"name": name, **entry, "entry": section[:-1]})
+    return found
+
+
+def search_hub(query: str = "", limit: int = 50) -> tuple[list[dict], str | None]:
+    """``(models, why_not)``: models on the Hub tagged ``e2gan`` whose id matches ``query``, or why the Hub was not
+    searched (offline, unreachable), in one line."""
+    import os
+
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0"):
+        return [], "the Hub was not searched: HF_HUB_OFFLINE is set"
     from huggingface_hub import HfApi
 
-    return [{"id": m.id, "tags": list(m.tags or [])} for m in HfApi().list_models(filter="e2gan", search=query or None, limit=limit)]
+    try:
+        return [{"id": m.id, "tags": list(m.tags or [])} for m in HfApi().list_models(filter="e2gan", search=query or None, limit=limit)], None
+    except Exception as exc:  # noqa: BLE001  no network, a proxy, a 5xx: the catalogue's results still stand
+        from e2gan.settings import shorten
+
+        return [], f"the Hub could not be searched ({type(exc).__name__}: {shorten(exc, 120)})"
+
+
+def publish_all(only=None, private: bool = False) -> list[dict]:
+    """Push every catalogue entry that names a ``repo_id`` (bases first, so that concepts can name their base by Hub id);
+    ``only``: a subset of names. Returns what went where."""
+    from e2gan.hub.publish import push
+
+    cat = catalogue()
+    done = []
+    for section in ("bases", "concepts"):
+        for name, entry in cat.get(section, {}).items():
+            if only and name not in only:
+                continue
+            if not entry.get("repo_id"):
+                raise ValueError(f"zoo entry {name!r} names no repo_id in {zoo_dir() / 'catalogue.json'}: add one to publish it")
+            base_repo = None
+            if section == "concepts":
+                base = cat["bases"][entry["base"]]
+                base_repo = base["repo_id"] + (f"@{base['revision']}" if base.get("revision") else "")
+            oid, _ = push(zoo_dir() / entry["path"], entry["repo_id"], private=private, base_repo=base_repo,
+                          message=f"e2gan zoo publish: {name}")
+            done.append({"name": name, "kind": section[:-1], "repo_id": entry["repo_id"], "commit": oid})
+    return done
+
+
+def contact_sheet(name: str, size: int = 128, photos: int = 3):
+    """A picture of what a zoo entry does: the shipped held-out photos (never trained on), each beside its edit; for a
+    base, beside its first concepts."""
+    import torch
+
+    from e2gan.data.images import center_crop_resize, to_tensor
+    from e2gan.data.samples import HELD_OUT, shipped_photos
+    from e2gan.grids import grid
+    from e2gan.student import Student
+
+    entry = show(name)
+    student = Student.from_pretrained(f"zoo:{name}")
+    shots = shipped_photos()
+    imgs = [center_crop_resize(shots[n], size) for n in HELD_OUT if n in shots][:photos]
+    src = ((to_tensor(imgs) + 1) * 127.5).round().to(torch.uint8)
+    prompts = [entry["prompt"]] if name in catalogue()["concepts"] else list(entry.get("concepts", []))[:5]
+    cols = {"photo": src, **{p: student.predict(src, p) for p in prompts}}
+    return grid(cols)
