@@ -380,7 +380,8 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 
 
 @cli.command()
-@click.option("--model", required=True, help="base or adapter folder, zoo:NAME or Hub id")
+@click.option("--model", "models", required=True, multiple=True,
+              help="base or adapter folder, zoo:NAME or Hub id; repeat with weights to combine adapters of one base: --model a:0.7 --model b:0.5")
 @click.option("--base", default=None, help="override the base an adapter was trained on")
 @click.option("--prompt", default=None, help="concept prompt (default: the adapter's)")
 @click.option("--input", "inputs", default=None, type=click.Path(exists=True), help="image, folder of images, or video (.mp4, .mov, .mkv, .webm)")
@@ -394,8 +395,12 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"{DEVICE_HELP} (torch runtime)")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
 @click.option("--overwrite", is_flag=True, help="replace edited images or a video already at --out")
-def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, batch, device, revision, overwrite):
-    """Edit an image, a folder of images, a video, or a webcam feed with a student."""
+def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, batch, device, revision, overwrite):
+    """Edit an image, a folder of images, a video, or a webcam feed with a student (or several adapters combined)."""
+    from e2gan.lora import parse_weighted
+
+    weighted = [parse_weighted(m) for m in models]
+    model = weighted[0][0]
     from e2gan.data.images import BadImageError
     from e2gan.runtime.apply import edit_pictures, gather
     from e2gan.runtime.runner import ConceptRunner
@@ -408,11 +413,20 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
         _fail("--input needs --out (a folder for images, a .mp4 file for a video)")
     from e2gan.outputs import guard_outputs
 
-    reads = _reads_of(model, revision, base)
+    reads = {}
+    for i, (ref, _) in enumerate(weighted):
+        reads.update({f"{k} ({i + 1})" if i else k: v for k, v in _reads_of(ref, revision, base).items()})
     if inputs is not None:
         video = Path(inputs).is_file() and is_video(inputs)
         guard_outputs({"--out": out}, reads, overwrite, files=("--out",) if video else (), folders={"the --input": inputs})
-    student = _load_student(model, revision, base, device)
+    if len(weighted) == 1 and weighted[0][1] == 1.0:
+        student = _load_student(model, revision, base, device)
+    else:
+        from e2gan.student import Student
+
+        if strength != 1.0:
+            _fail("--strength scales one adapter; combined adapters take their weights from --model REF:WEIGHT")
+        student = Student.combine(weighted, device=device, base=base)
     prompt = prompt or student.meta.get("prompt")
     if not prompt:
         _fail(f"{model} is a multi-concept base: pass --prompt (its concepts: {', '.join(student.meta.get('prompts', []))})")
@@ -445,7 +459,8 @@ def apply(model, base, prompt, inputs, out, webcam, size, strength, runtime, bat
 
 
 @cli.command()
-@click.option("--model", "models", multiple=True, help="adapter folder or Hub id to offer (repeatable); the zoo's concepts are added")
+@click.option("--model", "models", multiple=True,
+              help="adapter folder or Hub id to offer (repeatable); \"a:0.7,b:0.5\" offers adapters of one base combined; the zoo's concepts are added")
 @click.option("--port", default=7860, show_default=True, help="port on 127.0.0.1")
 @click.option("--no-zoo", is_flag=True, help="offer only the --model concepts")
 @click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True)

@@ -165,6 +165,58 @@ def load_adapter(student, folder, check_fingerprint: bool = True):
     return student
 
 
+def parse_weighted(spec: str) -> tuple[str, float]:
+    """``"adapter:0.7"`` -> ``("adapter", 0.7)``; a reference without a weight (``zoo:NAME``, ``org/name@rev``) has weight 1."""
+    ref, sep, tail = str(spec).rpartition(":")
+    if sep and ref:
+        try:
+            return ref, float(tail)
+        except ValueError:
+            pass
+    return str(spec), 1.0
+
+
+def combine_adapters(student, folders: list, weights: list[float]):
+    """Several adapters of one base as one (peft's ``add_weighted_adapter``, ``cat``: the weight deltas are summed exactly,
+    ``sum(w_i * B_i A_i)``), active as adapter ``combined``. One adapter at weight ``w`` is that adapter at strength
+    ``w``. ``student`` is the base, loaded; each adapter's record must name it (same fingerprint)."""
+    from peft import PeftModel
+
+    if len(folders) == 1:
+        load_adapter(student, folders[0])
+        set_strength(student.generator, weights[0])
+        return student
+    have = student.fingerprint()
+    metas = []
+    for i, folder in enumerate(folders):
+        meta = read_adapter_meta(folder)
+        if meta["base_fingerprint"] != have:
+            raise ValueError(f"adapter {folder} was trained on another base ({meta['base']}, fingerprint {meta['base_fingerprint'][:12]}) than "
+                             f"{folders[0]}'s ({have[:12]}): adapters combine only on the base they share")
+        metas.append(meta)
+        try:
+            if i == 0:
+                student.generator = PeftModel.from_pretrained(student.generator, str(folder), adapter_name="a0")
+            else:
+                student.generator.load_adapter(str(folder), adapter_name=f"a{i}")
+        except Exception as exc:  # noqa: BLE001  as load_adapter: peft fails deep inside on a bad file
+            raise ValueError(f"{Path(folder) / ADAPTER_WEIGHTS} could not be loaded onto its base ({type(exc).__name__}: {exc})") from None
+    names = [f"a{i}" for i in range(len(folders))]
+    student.generator.add_weighted_adapter(names, list(map(float, weights)), adapter_name="combined", combination_type="cat")
+    student.generator.set_adapter("combined")
+    student.generator.eval()
+    match_padding(student.generator)
+    lead = max(range(len(metas)), key=lambda i: weights[i])
+    student.meta["base_fingerprint"] = have
+    student.meta["adapter"] = {**{k: v for k, v in metas[lead].items() if k != "text_encoder"},
+                               "combined": [{"source": str(f), "weight": float(w), "prompt": m.get("prompt")} for f, w, m in zip(folders, weights, metas)]}
+    student.meta["prompt"] = metas[lead].get("prompt")  # the heaviest adapter's prompt conditions the base (--prompt chooses another)
+    from e2gan.prompts import load as load_prompts
+
+    load_prompts(student, folders[lead])  # and its learned prompt embedding, if it has one
+    return student
+
+
 def merge_adapter(student):
     """Fold LoRA into the weights (exact up to float rounding) for export or plain inference."""
     student.generator = student.generator.merge_and_unload()

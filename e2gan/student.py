@@ -220,6 +220,24 @@ class Student:
         return folder
 
     @classmethod
+    def combine(cls, refs, device=DEFAULT_DEVICE, base=None):
+        """Several adapters of one base as one model: ``refs`` are ``(ref, weight)`` pairs or ``"ref:weight"`` strings
+        (``e2gan.lora.combine_adapters``: peft's weighted combination). The base is the one the adapters name."""
+        from e2gan.files import read_adapter_meta
+        from e2gan.lora import combine_adapters, parse_weighted
+
+        pairs = [parse_weighted(r) if isinstance(r, str) else (r[0], float(r[1])) for r in refs]
+        if not pairs:
+            raise ValueError("name at least one adapter to combine")
+        folders = [resolve(ref) for ref, _ in pairs]
+        for (ref, _), folder in zip(pairs, folders):
+            if not (folder / ADAPTER_META).exists():
+                raise ValueError(f"{ref} is not an adapter: only adapters (of one base) combine")
+        first = read_adapter_meta(folders[0])
+        student = cls.from_pretrained(base or first["base"], revision=first.get("base_revision"), device=device)
+        return combine_adapters(student, folders, [w for _, w in pairs])
+
+    @classmethod
     def from_pretrained(cls, name_or_path, revision: str | None = None, device=DEFAULT_DEVICE, base=None):
         """Load a base (``config.json`` + ``model.safetensors``) or an adapter folder (its base too)."""
         folder = resolve(name_or_path, revision)

@@ -18,6 +18,7 @@ from e2gan.lora import (
     paper_targets,
 )
 from e2gan.student import Student
+from e2gan.testing import tiny_student
 from e2gan.train import train_base
 
 X = torch.rand(2, 3, 32, 32) * 2 - 1
@@ -197,3 +198,41 @@ def test_serve_runners_load_only_the_listed_models(tmp_path):
     with pytest.raises(ValueError, match=r"\.\.\. \(\d+ more characters\)"):  # a huge reference is cut in the message
         runners.get("x" * 5000, 1.0)
     assert Runners("cpu").get(str(ad), 0.5).strength == 0.5  # allowed=None: any model (--allow-any-model)
+
+
+def test_combined_adapters_are_peft_weighted_combination_and_one_at_weight_one_is_today(tmp_path):
+    """`--model a:0.7 --model b:0.5` is peft's own `add_weighted_adapter` (cat: the weighted deltas summed exactly), and
+    one adapter at weight 1 gives the pixels it gives alone."""
+    from peft import PeftModel
+
+    from e2gan.adapt import finetune, lora_train_config
+    from e2gan.data.dataset import PairTensors
+
+    base_dir = tmp_path / "base"
+    tiny_student("e2gan-small").save_pretrained(base_dir)
+    src = torch.randint(0, 256, (4, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    finetune(str(base_dir), PairTensors(src, 255 - src, ["invert"] * 4), tmp_path / "a", lora_train_config(steps=20, batch_size=4, lr=2e-2),
+             progress=False)
+    finetune(str(base_dir), PairTensors(src, src.flip(-1), ["mirror"] * 4), tmp_path / "b", lora_train_config(steps=20, batch_size=4, lr=2e-2,
+             seed=1), ranks=2, progress=False)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    combined = Student.combine([f"{tmp_path / 'a'}:0.7", f"{tmp_path / 'b'}:0.5"])
+    assert combined.meta["prompt"] == "invert"
+    plain = Student.from_pretrained(base_dir)
+    model = PeftModel.from_pretrained(plain.generator, str(tmp_path / "a"), adapter_name="x")
+    model.load_adapter(str(tmp_path / "b"), adapter_name="y")
+    model.add_weighted_adapter(["x", "y"], [0.7, 0.5], adapter_name="mix", combination_type="cat")
+    model.set_adapter("mix")
+    model.eval()
+    e, m = plain.embed(["invert", "invert"])
+    with torch.no_grad():
+        assert torch.allclose(combined(x, "invert"), model(x, e, m), atol=1e-5)
+        alone = Student.from_pretrained(tmp_path / "a")
+        assert torch.equal(Student.combine([(str(tmp_path / "a"), 1.0)])(x, "invert"), alone(x, "invert"))
+        base_only = Student.from_pretrained(base_dir)(x, "invert")
+        # the deltas add up: weights (1, 0) are adapter a alone, weights (0, 0) the base alone
+        assert torch.allclose(Student.combine([(str(tmp_path / "a"), 1.0), (str(tmp_path / "b"), 0.0)])(x, "invert"), alone(x, "invert"), atol=1e-5)
+        assert torch.allclose(Student.combine([(str(tmp_path / "a"), 0.0), (str(tmp_path / "b"), 0.0)])(x, "invert"), base_only, atol=1e-5)
+    code, out = __import__("e2gan.testing.cli", fromlist=["run_cli"]).run_cli(
+        "apply", "--model", f"{tmp_path / 'a'}:0.7", "--model", f"{tmp_path / 'b'}:0.5", "--input", tmp_path / "x.png", "--out", tmp_path / "o")
+    assert code == 2 and "x.png" in out  # no such input: the combined model loaded, the missing file is named

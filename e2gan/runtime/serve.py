@@ -50,6 +50,7 @@ class Runners:
         self.allowed = None if allowed is None else set(allowed)
 
     def get(self, ref: str, strength: float):
+        from e2gan.lora import parse_weighted
         from e2gan.runtime.runner import ConceptRunner
         from e2gan.settings import shorten
         from e2gan.student import Student
@@ -58,7 +59,9 @@ class Runners:
             raise ValueError(f"{shorten(ref, 80)!r} is not one of the concepts this server offers; pick one from the list (the server was "
                              "not started with --allow-any-model)")
         if ref not in self.students:
-            self.students[ref] = Student.from_pretrained(ref, device=self.device)
+            parts = [r.strip() for r in ref.split(",") if r.strip()]
+            combined = len(parts) > 1 or parse_weighted(ref)[1] != 1.0  # "a:0.7,b:0.5": adapters of one base, combined
+            self.students[ref] = Student.combine(parts, device=self.device) if combined else Student.from_pretrained(ref, device=self.device)
         student = self.students[ref]
         prompt = student.meta.get("prompt")
         if not isinstance(prompt, str):
