@@ -68,6 +68,28 @@ def config_from(cls, kw: dict):
     return cls(**{f.name: kw.pop(f.name) for f in dataclasses.fields(cls) if f.name in kw})
 
 
+def watch_options(fn):
+    """What a training command shows while it trains (e2gan.engine.monitor.Watcher)."""
+    fn = click.option("--early-stop", "patience", default=None, type=int,
+                      help="stop when held-out PSNR (the data's test split) has not improved for this many measurements; keep the best")(fn)
+    fn = click.option("--test-every", default=50, show_default=True, help="steps between held-out measurements (when the data has a test split)")(fn)
+    fn = click.option("--samples-every", default=100, show_default=True,
+                      help="write a sample grid into OUT/samples/ every this many steps (0: none); OUT/training.html shows the last ones")(fn)
+    return fn
+
+
+def _watcher(out, data, prompt, kw):
+    from e2gan.engine.distributed import launched_shard
+    from e2gan.engine.monitor import watcher_for
+
+    if kw["patience"] is not None and launched_shard()[1] > 1:
+        _fail("--early-stop runs in one process (under `accelerate launch` every process would have to agree): drop it or launch one")
+    try:
+        return watcher_for(out, data, prompt, kw["size"], kw["samples_every"], kw["test_every"], kw["patience"], f"finetune {prompt!r}", kw["steps"])
+    except ValueError as exc:
+        _fail(str(exc))
+
+
 def train_options(**defaults):
     """The TrainConfig options every training command takes, plus --size, --max-minutes and --no-resume."""
     from e2gan.config import TRAIN_CLI_FIELDS, TrainConfig
@@ -332,6 +354,7 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True, help="replace a finished adapter already in --out")
 @train_options(**LORA_TRAIN)
+@watch_options
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --base; recorded in the adapter")
 def finetune(base, data, prompt, out, overwrite, revision, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
@@ -348,8 +371,10 @@ def finetune(base, data, prompt, out, overwrite, revision, **kw):
     try:
         from e2gan.data.dataset import teacher_of
 
-        student, _, info = adapt(base, pairs, out, choices, cfg=_train_config(kw), seed=kw["seed"], revision=revision, resume=not kw["no_resume"],
-                                 student=base_student, record={"teacher": teacher_of(data, prompt)})
+        watcher = _watcher(out, data, prompt, kw)
+        student, log, info = adapt(base, pairs, out, choices, cfg=_train_config(kw), seed=kw["seed"], revision=revision, resume=not kw["no_resume"],
+                                   student=base_student, record={"teacher": teacher_of(data, prompt)}, callback=watcher)
+        watcher.page(log)
     except (ValueError, KeyError) as exc:
         _fail(str(exc))
     _echo_main(f"data: {info['data_used']} of {info['data_total']} pairs ({choices.select}); layers: {len(info['layers'])}; "
@@ -367,6 +392,7 @@ def finetune(base, data, prompt, out, overwrite, revision, **kw):
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True, help="replace a finished model already in --out")
 @train_options(steps=1000, batch_size=4)
+@watch_options
 def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
     """Train a generator from scratch on one concept (the pix2pix baseline)."""
     from e2gan.engine.batches import FolderPairs
@@ -375,7 +401,10 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 
     prepare_out(out, overwrite, reads=_data_reads(data))
     pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"])
-    train_scratch(pairs, out, backbone, _train_config(kw), _settings(config), text_encoder=text_encoder, resume=not kw["no_resume"])
+    watcher = _watcher(out, data, prompt, kw)
+    _, log = train_scratch(pairs, out, backbone, _train_config(kw), _settings(config), text_encoder=text_encoder, resume=not kw["no_resume"],
+                           callback=watcher)
+    watcher.page(log)
     _finished(out, "a base model", "model")
 
 

@@ -53,7 +53,8 @@ def train(student, pairs, cfg: TrainConfig, progress: bool = True, desc: str = "
     ``pairs`` is a ``PairTensors`` (in memory) or an ``e2gan.engine.batches.FolderPairs`` (streamed through a
     DataLoader's workers). Under ``accelerate launch`` each process trains on its share of every global batch
     (DDP); logging, checkpoints and the callback run on the main process only.
-    ``callback(row, student)`` runs at each log step, e.g. to measure held-out quality during training;
+    ``callback(row, student)`` runs at each log step, e.g. to measure held-out quality during training (returning True
+    stops the run there: early stopping);
     it must leave the generator in train mode, and its time counts in later rows' ``seconds``.
     With ``out`` and ``cfg.checkpoint_every``, checkpoints go to ``out/checkpoints`` (and on SIGINT/SIGTERM),
     and a run finds the latest valid one there and continues exactly where it stopped (``resume=False``: start over)."""
@@ -172,8 +173,8 @@ def _train(student, pairs, cfg: TrainConfig, progress, desc, callback, out, resu
                 bar.set_postfix({k: f"{row[k]:.4f}" for k in shown})
                 acc = {k: 0.0 for k in acc}
                 n_acc = 0
-                if callback is not None and main:
-                    callback(row, student)
+                if callback is not None and main and callback(row, student):  # a callback that returns True stops the run (early stopping)
+                    break
             if not math.isfinite(losses["g"]):
                 raise FloatingPointError(f"generator loss became {losses['g']} at step {step + 1}; lower --lr")
             if ckpt and (step + 1) % cfg.checkpoint_every == 0 and step + 1 < cfg.steps:

@@ -22,7 +22,7 @@ from e2gan.files import (
 
 PUBLISHABLE = (".safetensors", ".json", ".md", ".png", ".jpg", ".jpeg", ".jsonl")
 #: plain-text files that describe how a model was made (a zoo entry's make.sh): left behind, and said so
-LEFT_OUT = (".sh", ".txt", ".log")
+LEFT_OUT = (".sh", ".txt", ".log", ".html")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
