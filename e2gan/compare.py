@@ -225,7 +225,49 @@ def markdown(result: dict) -> str:
         delta = f"{v['mean']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}] (n={v['n']})" if v else "reference"
         lines.append(f"| {r['strategy']} | {psnr_cell(r, seeds)} | {delta} | {v['verdict'] if v else ''} | {r['ssim']:.3f} | {weights} | {r['data_used']:.0f} | "
                      f"{r['search_s']:.1f} | {r['search_steps']:.0f} | {r['train_s']:.1f} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + ["", "\n\n".join(advice(result))]) + "\n"
+
+
+def advice(result: dict) -> list[str]:
+    """What the table allows one to say: rows that do not beat returning the input unchanged, whether the sample can
+    decide and how many more units would help, and a one-line recommendation (which may be that none is better)."""
+    from e2gan.metrics.stats import units_needed
+
+    lines = []
+    ident = (result.get("identity") or {}).get("psnr")
+    if ident is not None:
+        weak = [r["strategy"] for r in result["summary"] if r["psnr"] <= ident]
+        if weak:
+            lines.append(f"**Not better than returning the input unchanged** ({ident:.2f} dB): {', '.join(weak)}: these adapters do not learn the "
+                         "edit yet (more pairs or steps, or another base, before comparing strategies).")
+    ref = result.get("reference")
+    rows = [r for r in result["summary"][1:] if r.get("vs_reference")]
+    undecided = [r for r in rows if r["vs_reference"]["verdict"] == "inconclusive"]
+    several = len(result["concepts"]) > 1
+    unit = "concepts" if several else "seeds"
+    if undecided:
+        by = {(r["strategy"], r["concept"], r["seed"]): r["psnr"] for r in result["rows"]}
+        need = []
+        for r in undecided:
+            keys = [(c, sd) for (st, c, sd) in by if st == r["strategy"] and (ref, c, sd) in by]
+            n = units_needed([by[(r["strategy"], c, sd)] - by[(ref, c, sd)] for c, sd in keys], [c for c, _ in keys] if several else None)
+            if n:
+                need.append(n)
+        have = rows[0]["vs_reference"]["n"]
+        if have < 2:
+            lines.append(f"**Too small to decide**: n={have} {unit[:-1]} gives no interval; run more {unit} (`--seeds 0,1,2`"
+                         + (", more --concepts" if several else "") + ").")
+        elif need:
+            lines.append(f"**Too small to decide** for {len(undecided)} of {len(rows)} strategies (n={have} {unit}): their gaps to `{ref}` would "
+                         f"need about {min(need)}-{max(need)} {unit} to be told from the noise.")
+    better = [r for r in rows if r["vs_reference"]["verdict"] == "holds"]
+    if better:
+        best = max(better, key=lambda r: r["vs_reference"]["mean"])
+        lines.append(f"**Recommendation:** `{best['strategy']}`: better than `{ref}` by {best['vs_reference']['mean']:+.2f} dB "
+                     f"[{best['vs_reference']['low']:+.2f}, {best['vs_reference']['high']:+.2f}].")
+    else:
+        lines.append(f"**Recommendation:** no strategy is clearly better than `{ref}`; keep it (or the cheapest within the noise).")
+    return lines
 
 
 def plot(result: dict, path) -> None:

@@ -186,3 +186,24 @@ def test_compare_on_a_third_party_teachers_data(tmp_path, base, register_plugin)
     assert rows[0]["data_used"] == 4  # 6 photos: 0 and 5 are test pairs
     res = CliRunner().invoke(cli, ["compare", "--data", str(data), "--concepts", "nope", "--base", str(base), "--out", str(tmp_path / "e")])
     assert res.exit_code == 2 and "has train and test pairs of 'nope'" in res.output
+
+
+def test_compare_flags_weak_rows_says_when_it_cannot_decide_and_recommends():
+    from e2gan.compare import advice
+
+    rows = [{"strategy": s, "concept": "c", "seed": 0, "psnr": p} for s, p in (("a", 20.0), ("b", 19.0), ("c", 25.0))]
+    one = {"concepts": ["c"], "seeds": [0], "rows": rows, "identity": {"psnr": 19.5},
+           "summary": [{"strategy": s, "psnr": p} for s, p in (("a", 20.0), ("b", 19.0), ("c", 25.0))]}
+    from e2gan.compare import paired_vs_reference
+
+    paired_vs_reference(one)
+    text = "\n".join(advice(one))
+    assert "Not better than returning the input unchanged** (19.50 dB): b" in text
+    assert "Too small to decide**: n=1 seed gives no interval" in text and "--seeds 0,1,2" in text
+    assert "no strategy is clearly better than `a`" in text
+    rows = [{"strategy": s, "concept": c, "seed": 0, "psnr": p + (3.0 if s == "c" else 0) + 0.1 * i}
+            for i, c in enumerate("wxyz") for s, p in (("a", 20.0), ("c", 20.0))]
+    many = {"concepts": list("wxyz"), "seeds": [0], "rows": rows, "identity": {"psnr": 10.0},
+            "summary": [{"strategy": "a", "psnr": 20.2}, {"strategy": "c", "psnr": 23.2}]}
+    paired_vs_reference(many)
+    assert "Recommendation:** `c`: better than `a` by +3.00 dB" in "\n".join(advice(many))
