@@ -350,14 +350,24 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos
 @click.option("--base", default=DEFAULT_BASE, show_default=True, help="base model: folder, zoo:NAME or Hub id")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--prompt", required=True, help="the new concept")
+@click.option("--preset", default="default", show_default=True, type=click.Choice(list(PRESETS)),
+              help="a named recipe (its settings apply where you give none): default (measured best, benchmarks/few_pairs) or paper")
 @options_from(AdaptConfig)
 @click.option("--out", required=True, type=click.Path(file_okay=False))
 @click.option("--overwrite", is_flag=True, help="replace a finished adapter already in --out")
 @train_options(**LORA_TRAIN)
 @watch_options
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --base; recorded in the adapter")
-def finetune(base, data, prompt, out, overwrite, revision, **kw):
+def finetune(base, data, prompt, preset, out, overwrite, revision, **kw):
     """Train only LoRA on a frozen base for a new concept; writes a peft adapter."""
+    from click.core import ParameterSource
+
+    from e2gan.config import preset as preset_settings
+
+    ctx = click.get_current_context()
+    for key, value in preset_settings(preset).items():  # the preset fills what the command line left at its default
+        if key in kw and ctx.get_parameter_source(key) == ParameterSource.DEFAULT:
+            kw[key] = value
     from e2gan.adapt import adapt
     from e2gan.engine.batches import FolderPairs
     from e2gan.hub.sources import resolve

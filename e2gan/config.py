@@ -110,6 +110,25 @@ class AdaptConfig:
                                        "the closest word it knows")
 
 
+#: named adaptation recipes (``e2gan finetune --preset NAME``): the AdaptConfig and training settings each one sets.
+#: ``default`` is the recipe measured best in benchmarks/few_pairs (what AdaptConfig's defaults and LORA_TRAIN are);
+#: ``paper`` is the paper's: LoRA rank 4 on the backbone's declared layers, lr 2e-3.
+PRESETS = {
+    "default": {},
+    "paper": {"layers": "paper", "search": "uniform:rank=4", "train_norms": False, "rescale": False, "learn_prompt": False, "lr": 2e-3},
+}
+
+
+def preset(name: str) -> dict:
+    """The settings of preset ``name`` on top of the defaults: AdaptConfig fields and TrainConfig fields together."""
+    import dataclasses
+
+    if name not in PRESETS:
+        raise ValueError(f"no preset {name!r}; the presets are {', '.join(PRESETS)}")
+    base = {f.name: f.default for f in dataclasses.fields(AdaptConfig)} | dict(LORA_TRAIN)
+    return {**base, **PRESETS[name]}
+
+
 #: the TrainConfig fields the training commands expose (the rest keep their defaults)
 TRAIN_CLI_FIELDS = ("steps", "batch_size", "lr", "lambda_l1", "gan_weight", "crop", "seed", "device", "threads", "checkpoint_every",
                     "keep_checkpoints", "grad_accum", "mixed_precision", "workers", "log_every")
