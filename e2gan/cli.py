@@ -14,6 +14,7 @@ from e2gan.config import (
     DEFAULT_TEACHER,
     DEVICE_HELP,
     LORA_TRAIN,
+    PRESETS,
     AdaptConfig,
     DemoConfig,
 )
