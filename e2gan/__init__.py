@@ -1,6 +1,12 @@
 """e2gan: distil diffusion image editors into tiny image-to-image GANs, one concept at a time."""
 
+import logging as _logging
+
 from e2gan.files import VERSION as __version__  # noqa: E402,F401  (the one version string)
+
+# torchao (which peft imports when it is installed, as the mobile exports' packages install it) logs a deprecation note
+# about torch internals at import, on every command; it says nothing about e2gan's work, so it is kept out of the output
+_logging.getLogger("torch.utils._pytree").setLevel(_logging.ERROR)
 from e2gan.hookspecs import hookimpl  # noqa: E402
 from e2gan.registry import (  # noqa: E402
     create_backbone,
