@@ -615,18 +615,21 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
 @cli.command()
 @click.option("--model", required=True, help="base or adapter folder, zoo:NAME or Hub id")
 @click.option("--prompt", default=None, help="concept to bake in (default: the adapter's)")
-@click.option("--out", required=True, type=click.Path(dir_okay=False), help="the .onnx file")
-@click.option("--size", default=256, show_default=True, help="side of the example input (batch, height and width stay dynamic)")
+@click.option("--format", "fmt", default="onnx", show_default=True, type=click.Choice(["onnx", "executorch", "coreml", "openvino"]),
+              help="onnx (.onnx), executorch (.pte, XNNPACK: Android/iOS), coreml (.mlpackage, fp16: iPhone/Mac), openvino (.xml: x86)")
+@click.option("--out", required=True, type=click.Path(), help="the export: .onnx, .pte, .mlpackage or .xml (by --format)")
+@click.option("--size", default=256, show_default=True,
+              help="side of the example input (onnx, openvino: batch, height and width stay dynamic; executorch, coreml: the fixed input size)")
 @click.option("--strength", default=1.0, show_default=True, help="LoRA strength merged into the export (0: the base alone, 1: as trained)")
-@click.option("--fp16", "precision", flag_value="fp16", help="float16 weights and activations (float32 in and out)")
-@click.option("--int8", "precision", flag_value="int8", help="ONNX Runtime static int8 quantisation, calibrated on --data")
+@click.option("--fp16", "precision", flag_value="fp16", help="float16 weights and activations (onnx; coreml always is)")
+@click.option("--int8", "precision", flag_value="int8", help="static int8 quantisation calibrated on --data (onnx, executorch, openvino)")
 @click.option("--data", default=None, type=click.Path(exists=True, file_okay=False),
               help="the concept's pairs: calibration (train split) for --int8, and the quality and speed report (test split)")
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"where the eager model loads ({DEVICE_HELP})")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
 @click.option("--overwrite", is_flag=True, help="replace an export already at --out")
-def export(model, prompt, out, size, strength, precision, data, device, revision, overwrite):
-    """Export one concept to ONNX (adapter merged, prompt embedded, any image size) and check it against PyTorch."""
+def export(model, prompt, fmt, out, size, strength, precision, data, device, revision, overwrite):
+    """Export one concept (adapter merged, prompt embedded) to ONNX, ExecuTorch, Core ML or OpenVINO, and check it against PyTorch."""
     import tempfile
 
     from e2gan.runtime.export import (
@@ -635,9 +638,17 @@ def export(model, prompt, out, size, strength, precision, data, device, revision
         export_onnx,
         runtime_report,
     )
+    from e2gan.runtime.formats import FORMATS, check_request
 
-    precision = precision or "fp32"
+    precision = precision or ("fp16" if fmt == "coreml" else "fp32")
     from e2gan.outputs import guard_outputs
+
+    try:
+        check_request(fmt, precision, out)
+    except ValueError as exc:
+        _fail(str(exc))
+    if FORMATS[fmt].suffix == ".mlpackage" and Path(out).is_dir() and not overwrite:
+        _fail(f"--out {out} already exists; pass --overwrite to replace it, or choose another path")
 
     guard_outputs({"--out": out}, {**_reads_of(model, revision), **_data_reads(data)}, overwrite, files=("--out",))
     student = _load_student(model, revision, device=device)
@@ -656,6 +667,9 @@ def export(model, prompt, out, size, strength, precision, data, device, revision
             _fail(f"{data} has no train pairs for {prompt!r} to calibrate on; it has {ds.prompts()}")
         calibration = ds.read_images(train_recs)[0] if train_recs else None
         test = ds.read_images(test_recs) if test_recs else None
+    if fmt != "onnx":
+        _export_other(fmt, student, prompt, out, size, strength, precision, calibration, test, model)
+        return
     try:
         export_onnx(student, prompt, out, size, strength=strength, source=model, precision=precision, calibration=calibration)
     except ValueError as exc:
@@ -670,6 +684,22 @@ def export(model, prompt, out, size, strength, precision, data, device, revision
                    f"to the teacher {rep['psnr_to_teacher']:.2f} dB (fp32: {rep['fp32_psnr_to_teacher']:.2f} dB); "
                    f"{rep['ms_per_image']:.1f} ms/image against {rep['fp32_ms_per_image']:.1f} ms for fp32 ({rep['speedup']:.2f}x)")
     click.echo(f"onnx: {Path(out).resolve()}")
+
+
+def _export_other(fmt, student, prompt, out, size, strength, precision, calibration, test, model):
+    from e2gan.runtime import formats
+
+    try:
+        path = formats.export(fmt, student, prompt, out, size, precision, calibration, strength, source=model)
+    except (ValueError, ImportError) as exc:
+        _fail(str(exc))
+    click.echo(f"{precision}: {formats.check(fmt, student, prompt, path, size, strength)}")
+    if test is not None and formats.FORMATS[fmt].runs_here:
+        rep = formats.quality(fmt, path, student, prompt, test[0], test[1], size, strength)
+        click.echo(f"{precision} on {rep['images']} held-out pairs of {rep['size'][0]}x{rep['size'][1]}: PSNR to PyTorch fp32 {rep['psnr_to_fp32']:.2f} dB; "
+                   f"to the teacher {rep['psnr_to_teacher']:.2f} dB (PyTorch fp32: {rep['fp32_psnr_to_teacher']:.2f} dB); "
+                   f"{rep['ms_per_image']:.1f} ms/image")
+    click.echo(f"{fmt}: {Path(path).resolve()}")
 
 
 def _video_flicker(student, video, prompts, frames, device, out):
