@@ -429,8 +429,9 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 @click.option("--webcam", default=None, type=int, is_flag=False, flag_value=0, help="edit camera N live in a window, with an FPS overlay")
 @click.option("--size", default=None, type=int, help="resize the short side before editing")
 @click.option("--strength", default=1.0, show_default=True, help="LoRA strength: 0 is the base alone, 1 the adapter as trained")
-@click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True,
-              help="onnx: frames go through an fp32 ONNX export in ONNX Runtime")
+@click.option("--runtime", type=click.Choice(["auto", "torch", "onnx", "openvino", "executorch"]), default="auto", show_default=True,
+              help="where frames run: torch, or an fp32 export made on the fly in ONNX Runtime, OpenVINO or ExecuTorch (XNNPACK); auto: the "
+                   "fastest installed one by the measured table (e2gan/runtime/measured.json), torch on a GPU")
 @click.option("--batch", default=8, show_default=True, help="frames per forward pass")
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"{DEVICE_HELP} (torch runtime)")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
@@ -484,7 +485,7 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, ba
         size_note = "" if stats["size_kept"] else " (an odd last row or column dropped: H.264 in yuv420p needs even sides)"
         click.echo(f"{stats['frames']} frames at {stats['fps']:.3g} fps, {stats['width']}x{stats['height']}{size_note}"
                    f"{', audio copied' if stats['audio'] else ''}; edited at {stats['achieved_fps']:.1f} FPS "
-                   f"({runtime}, decode + edit + encode): {Path(out).resolve()}")
+                   f"({runner.runtime}, decode + edit + encode): {Path(out).resolve()}")
         return
     out = Path(out)
     try:
@@ -503,7 +504,8 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, ba
               help="adapter folder or Hub id to offer (repeatable); \"a:0.7,b:0.5\" offers adapters of one base combined; the zoo's concepts are added")
 @click.option("--port", default=7860, show_default=True, help="port on 127.0.0.1")
 @click.option("--no-zoo", is_flag=True, help="offer only the --model concepts")
-@click.option("--runtime", type=click.Choice(["torch", "onnx"]), default="torch", show_default=True)
+@click.option("--runtime", type=click.Choice(["auto", "torch", "onnx", "openvino", "executorch"]), default="auto", show_default=True,
+              help="where edits run (as apply's --runtime)")
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=DEVICE_HELP)
 @click.option("--max-pixels", default=40_000_000, show_default=True, help="refuse uploads of more pixels (read from the header, before decoding)")
 @click.option("--max-upload-mb", default=25.0, show_default=True, help="refuse uploads of more megabytes")

@@ -41,9 +41,10 @@ def _quiet():
 
 
 def export_executorch(student, prompt: str, path, size: int = 256, precision: str = "fp32", calibration: torch.Tensor | None = None,
-                      strength: float = 1.0) -> Path:
-    """Write ``path`` (.pte) for ``prompt`` at a fixed ``size`` x ``size`` input, batch 1, lowered to XNNPACK.
-    ``precision``: ``fp32``, or ``int8`` calibrated on ``calibration`` (uint8 (N, 3, H, W) sources of the concept)."""
+                      strength: float = 1.0, shape: tuple[int, int] | None = None) -> Path:
+    """Write ``path`` (.pte) for ``prompt`` at a fixed ``size`` x ``size`` input (or ``shape``: height, width), batch 1,
+    lowered to XNNPACK. ``precision``: ``fp32``, or ``int8`` calibrated on ``calibration`` (uint8 (N, 3, H, W) sources
+    of the concept)."""
     _require()
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import (
         XnnpackPartitioner,
@@ -57,7 +58,8 @@ def export_executorch(student, prompt: str, path, size: int = 256, precision: st
     if precision not in ("fp32", "int8"):
         raise ValueError(f"ExecuTorch export: precision {precision!r}; use fp32 or int8")
     module = concept_module(student, prompt, strength).cpu().eval()
-    example = (torch.zeros(1, 3, size, size),)
+    h, w = shape or (size, size)
+    example = (torch.zeros(1, 3, h, w),)
     with torch.no_grad():
         if precision == "int8":
             if calibration is None or not len(calibration):
@@ -74,7 +76,7 @@ def export_executorch(student, prompt: str, path, size: int = 256, precision: st
             quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
             graph = prepare_pt2e(torch.export.export(module, example).module(), quantizer)
             for img in calibration:
-                x = torch.nn.functional.interpolate(u8_to_unit(img[None]), size=(size, size), mode="bilinear", align_corners=False)
+                x = torch.nn.functional.interpolate(u8_to_unit(img[None]), size=(h, w), mode="bilinear", align_corners=False)
                 graph(x)
             module = convert_pt2e(graph)
         program = to_edge_transform_and_lower(torch.export.export(module, example), partitioner=[XnnpackPartitioner()]).to_executorch()

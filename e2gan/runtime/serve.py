@@ -119,7 +119,7 @@ def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "
         edited = runner(arr[None])[0]
         ms = (time.perf_counter() - t0) * 1000
         h, w = edited.shape[:2]
-        return edited, f"**{ms:.1f} ms** for {w}x{h}{note} ({runtime}, {device}): *{runner.prompt}* at strength {strength:g}"
+        return edited, f"**{ms:.1f} ms** for {w}x{h}{note} ({runner.runtime}, {device}): *{runner.prompt}* at strength {strength:g}"
 
     def edit_clip(video, ref, strength):
         from e2gan.runtime.video import edit_video
