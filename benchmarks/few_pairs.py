@@ -84,7 +84,9 @@ def concepts(part: str, fresh: int = 6) -> list[str]:
     if part == "dev":
         return dev
     rest = held["seen-primitives"][4:] + held["unseen-primitive"][6:]
-    from e2gan_plugins.procedural_teacher.primitives import UNSEEN  # the teacher's own list of primitives no base sees
+    from e2gan_plugins.procedural_teacher.primitives import (
+        UNSEEN,  # the teacher's own list of primitives no base sees
+    )
 
     reserved = {c for g in held.values() for c in g}
     pool = [c for c in teacher.concepts() if c not in reserved and any(w.strip() in UNSEEN for w in c.split(","))]

@@ -90,6 +90,9 @@ def main(argv=None):
     student = Student.from_pretrained(a.model, device="cpu")
     prompt = student.meta["prompt"]
     calib, test = held_out(tmp, prompt)
+    if test[0].shape[-1] != a.size:  # the fixed-size exports take exactly --size
+        resize = lambda t: unit_to_u8(torch.nn.functional.interpolate(u8_to_unit(t), size=(a.size, a.size), mode="bilinear"))  # noqa: E731
+        calib, test = (resize(calib[0]), calib[1]), (resize(test[0]), resize(test[1]))
     p2p = Student.create("pix2pix-resnet9")
     combos = [(r, p) for r, p in COMBOS if installed(r)]
     models, quality = {}, {}

@@ -119,3 +119,45 @@ def test_pull_refuses_a_wrong_base_a_tampered_file_and_a_pickle_folder(hub, loca
     (ad / "adapter_model.bin").write_bytes(b"\x80\x04K\x01.")
     with pytest.raises(ValueError, match=r"adapter_model\.bin.*publishes only safetensors"):
         push(ad, "org/pickled", base_repo="org/tiny-base")
+
+
+def test_zoo_publish_pushes_the_catalogue_bases_first_and_search_finds_it(hub, local, tmp_path, monkeypatch):
+    """`e2gan zoo publish` on a zoo of one base and one concept: the concept names its base by Hub id, a pull gives the
+    local pixels, and `e2gan zoo search` lists both (the catalogue offline, the Hub online)."""
+    import json
+    import shutil
+
+    base, ad = local
+    zoo = tmp_path / "zoo"
+    shutil.copytree(base, zoo / "tiny-base")
+    shutil.copytree(ad, zoo / "tiny-sepia")
+    (zoo / "tiny-base" / "make.sh").write_text("# how it was made\n")
+    meta = json.loads((zoo / "tiny-sepia" / "e2gan_adapter.json").read_text())
+    (zoo / "tiny-sepia" / "e2gan_adapter.json").write_text(json.dumps({**meta, "base": "zoo:tiny-base"}))
+    cat = {"bases": {"tiny-base": {"path": "tiny-base", "teacher": "classic", "backbone": "e2gan-small", "text_encoder": "hashed-words",
+                                   "resolution": 32, "concepts": [], "made_by": "test", "licence": "apache-2.0", "repo_id": "e2gan-zoo/tiny-base"}},
+           "concepts": {"tiny-sepia": {"path": "tiny-sepia", "base": "tiny-base", "teacher": "classic", "prompt": "sepia", "licence": "apache-2.0",
+                                       "metrics": {}, "made_by": "test", "repo_id": "e2gan-zoo/tiny-sepia"}}}
+    (zoo / "catalogue.json").write_text(json.dumps(cat))
+    env = {**hub.env, "E2GAN_ZOO": str(zoo)}
+    monkeypatch.setenv("E2GAN_ZOO", str(zoo))
+    res = subprocess.run([sys.executable, "-m", "e2gan.cli", "zoo", "publish"], env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0].startswith("zoo:tiny-base -> e2gan-zoo/tiny-base") and lines[1].startswith("zoo:tiny-sepia -> e2gan-zoo/tiny-sepia")
+    pulled = subprocess.run([sys.executable, "-m", "e2gan.cli", "pull", "e2gan-zoo/tiny-sepia"], env={**os.environ, **env}, capture_output=True,
+                            text=True, timeout=300)
+    assert pulled.returncode == 0, pulled.stderr
+    assert "base e2gan-zoo/tiny-base" in pulled.stdout  # the concept names its base by the Hub id the catalogue gave it
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    from e2gan.student import Student
+
+    with torch.no_grad():
+        assert torch.allclose(Student.from_pretrained("e2gan-zoo/tiny-sepia", revision="main")(x, "sepia"),
+                              Student.from_pretrained(ad)(x, "sepia"), atol=1e-6)
+    found = subprocess.run([sys.executable, "-m", "e2gan.cli", "zoo", "search", "sepia"], env={**os.environ, **env}, capture_output=True,
+                           text=True, timeout=300)
+    assert found.returncode == 0 and "zoo:tiny-sepia" in found.stdout and "e2gan-zoo/tiny-sepia" in found.stdout, found.stdout + found.stderr
+    offline = subprocess.run([sys.executable, "-m", "e2gan.cli", "zoo", "search", "nothing-like-it"], env={**os.environ, **env, "HF_HUB_OFFLINE": "1"},
+                             capture_output=True, text=True, timeout=300)
+    assert offline.returncode == 0 and "no results for 'nothing-like-it'" in offline.stdout and "Traceback" not in offline.stderr

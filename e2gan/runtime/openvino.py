@@ -35,12 +35,19 @@ def export_openvino(student, prompt: str, path, size: int = 256, precision: str 
     if path.suffix != ".xml":
         raise ValueError(f"--out {path}: an OpenVINO model is a .xml file (its weights go beside it as .bin)")
     module = concept_module(student, prompt, strength).cpu().eval()
-    with torch.no_grad():
+    import warnings
+
+    with torch.no_grad(), warnings.catch_warnings():
+        # OpenVINO's converter traces with torch.jit, which torch now calls deprecated: OpenVINO's matter, not the model's
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=FutureWarning)
         model = ov.convert_model(module, example_input=torch.zeros(1, 3, size, size),
                                  input=[ov.PartialShape([-1, 3, -1, -1])])
     if precision == "int8":
         if calibration is None or not len(calibration):
             raise ValueError("int8 export needs calibration images: pass --data (the concept's pairs)")
+        import logging
+
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # NNCF's import looks for CUDA: no matter on a CPU
         import nncf
 
         data = nncf.Dataset([u8_to_unit(img[None]).numpy() for img in calibration])
