@@ -88,3 +88,28 @@ def test_eval_shows_identity_and_base_beside_the_student(tmp_path, tiny_data):
     assert abs(b["identity"]["psnr"] - m["per_prompt"]["sepia"]["psnr"]) < 0.5 and "base" in b
     assert not b["clearly_better"] and "NOT clearly better than returning the input unchanged" in res.output
     assert "Not clearly better than returning the input unchanged" in (tmp_path / "r.html").read_text()
+
+
+def test_options_from_refuses_a_field_it_cannot_map_and_names_it():
+    from dataclasses import dataclass, field
+
+    import pytest
+
+    from e2gan.cli import options_from
+
+    @dataclass
+    class Odd:
+        steps: int = 3
+        table: dict = field(default_factory=dict)
+
+    with pytest.raises(TypeError, match="table: dict"):
+        options_from(Odd)
+    options_from(Odd, only=["steps"])  # a field left out with only= is fine
+
+
+def test_on_disk_names_are_peft_s_own():
+    from peft.utils import CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME
+
+    from e2gan import files
+
+    assert (files.ADAPTER_CONFIG, files.ADAPTER_WEIGHTS) == (CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME)
