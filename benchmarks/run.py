@@ -104,7 +104,8 @@ def render(out: Path) -> Path:
 
 
 #: benchmarks run by their own commands (hours, or their own processes), included in RESULTS.md when present
-SEPARATE = (("few_pairs/plan.md", "few_pairs/", None),
+SEPARATE = (("base_encoders/base_encoders.md", "base_encoders/", "python -m benchmarks.base_encoders ..."),
+            ("few_pairs/plan.md", "few_pairs/", None),
             ("few_pairs/dev.md", "few_pairs/", "python -m benchmarks.few_pairs run --part dev && python -m benchmarks.few_pairs report --part dev"),
             ("few_pairs/gate.md", "few_pairs/", "python -m benchmarks.few_pairs run --part gate && python -m benchmarks.few_pairs report --part gate"),
             ("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
@@ -114,7 +115,9 @@ SEPARATE = (("few_pairs/plan.md", "few_pairs/", None),
             ("memory.md", "", "python -m benchmarks.memory"),
             ("scale.md", "", "python -m benchmarks.scale"),
             ("runtime.md", "", "python -m benchmarks.runtime"),
-            ("serve_load.md", "", "python -m benchmarks.serve_load"))
+            ("serve_load.md", "", "python -m benchmarks.serve_load"),
+            ("own_photos.md", "", "python -m benchmarks.own_photos --photos photos/"),
+            ("runtimes.md", "", "python -m benchmarks.runtimes"))
 
 
 #: ``--fidelity``: issue 10's full protocol on the procedural teacher, as stages of commands; the commands of
