@@ -645,14 +645,14 @@ def export(model, prompt, fmt, out, size, strength, precision, data, device, rev
     precision = precision or ("fp16" if fmt == "coreml" else "fp32")
     from e2gan.outputs import guard_outputs
 
+    # What would be lost comes first: an --out onto the model or an existing file is refused whatever its suffix.
+    guard_outputs({"--out": out}, {**_reads_of(model, revision), **_data_reads(data)}, overwrite, files=("--out",))
     try:
         check_request(fmt, precision, out)
     except ValueError as exc:
         _fail(str(exc))
     if FORMATS[fmt].suffix == ".mlpackage" and Path(out).is_dir() and not overwrite:
         _fail(f"--out {out} already exists; pass --overwrite to replace it, or choose another path")
-
-    guard_outputs({"--out": out}, {**_reads_of(model, revision), **_data_reads(data)}, overwrite, files=("--out",))
     student = _load_student(model, revision, device=device)
     prompt = prompt or student.meta.get("prompt")
     if not isinstance(prompt, str):

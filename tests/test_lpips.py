@@ -69,6 +69,7 @@ def test_eval_reports_lpips_when_the_weights_are_cached(torch_home, tmp_path, ti
     assert "lpips: skipped: no LPIPS backbone weights" in res.output
     assert "lpips" in json.loads((tmp_path / "m.json").read_text())["skipped"]
     plant_alexnet()
+    args.append("--overwrite")  # the same m.json again: eval never replaces a file silently
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0, res.output
     m = json.loads((tmp_path / "m.json").read_text())
