@@ -58,6 +58,37 @@ ARMS = {
 DEV_ARMS = list(ARMS)
 
 
+def _default_arm() -> dict:
+    """The library's default recipe as it stands (AdaptConfig's defaults, LORA_TRAIN's lr): the gate's ``default``."""
+    from e2gan.config import preset
+
+    d = preset("default")
+    return {"kind": "lora", "adapt": {k: d[k] for k in ("layers", "search", "train_norms", "rescale", "learn_prompt")}, "lr": d["lr"]}
+
+
+ARMS["default"] = _default_arm()
+#: the recipe switches an arm turns on beyond rank-4 LoRA on the paper's layers: the tie-break's "simpler"
+SWITCHES = ("rescale", "train_norms", "learn_prompt")
+CAP = 0.05  # at most this share of the base's weights trainable
+
+
+def pick_default(table: list[dict], base_parameters: int, tie: float = 0.1) -> dict:
+    """The plan's rule: the best mean PSNR at the budget among LoRA arms with <= 5% of the weights trainable;
+    arms within ``tie`` dB of the best are a tie, won by the simpler one (fewer switches, then the paper's layers,
+    then fewer weights)."""
+    ok = [r for r in table if ARMS[r["arm"]]["kind"] == "lora" and r["arm"] != "default" and r["trainable"] <= CAP * base_parameters]
+    best = max(r["psnr"] for r in ok)
+    tied = [r for r in ok if r["psnr"] >= best - tie]
+
+    def simplicity(r):
+        a = ARMS[r["arm"]]["adapt"]
+        return (sum(bool(a.get(k)) for k in SWITCHES), a.get("layers") != "paper", r["trainable"])
+
+    pick = min(tied, key=simplicity)
+    return {"arm": pick["arm"], "psnr": pick["psnr"], "best": max(ok, key=lambda r: r["psnr"])["arm"], "best_psnr": best,
+            "tied": [r["arm"] for r in tied], "spec": ARMS[pick["arm"]]}
+
+
 @dataclasses.dataclass
 class Settings:
     base: str = "zoo:procedural-base"
@@ -296,6 +327,13 @@ def markdown(s: Settings, part: str, rows: list[dict], ours: str | None = None) 
     for r in arm_table(s, rows):
         lines.append(f"| {r['arm']} | {r['psnr']:.2f} | {r['trainable']:,.0f} | {r['seconds']:.0f} | "
                      f"{_ci(r['vs_full']) if 'vs_full' in r else ''} | {_ci(r['vs_scratch']) if 'vs_scratch' in r else ''} |")
+    if part == "dev":
+        base_parameters = max(r["base_parameters"] for r in rows if "base_parameters" in r)
+        p = pick_default(arm_table(s, rows), base_parameters)
+        lines += ["", f"**The rule's pick: `{p['arm']}`** ({p['psnr']:.2f} dB). The best arm within the {CAP:.0%} cap is `{p['best']}` "
+                      f"({p['best_psnr']:.2f} dB); within 0.1 dB of it: {', '.join(f'`{a}`' for a in p['tied'])}, and the simplest of those "
+                      f"(fewest switches, then the paper's layers, then fewest weights) wins. e2gan's defaults (AdaptConfig, LORA_TRAIN) are "
+                      f"this arm: {json.dumps(p['spec'])}."]
     if ours:
         res = analyse(s, rows, ours)
         lines += ["", f"Claims for `{ours}`:", "", "| pairs | claim | measured | verdict |", "|---|---|---|---|"]

@@ -65,7 +65,7 @@ class SearchContext:
     val: PairTensors
     trial_steps: int = 60
     seed: int = 0
-    lr: float = 2e-3
+    lr: float = 1e-2  # LORA_LR; the pipeline passes the run's own
     trials: list = field(default_factory=list)
     _deltas: dict | None = None
 
