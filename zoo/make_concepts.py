@@ -1,0 +1,99 @@
+"""How the zoo's concept adapters are made: the procedural teacher's 24 held-out concepts, each fine-tuned from
+``zoo:procedural-base`` with `e2gan finetune`'s defaults and measured with `e2gan eval` on photos no base trained on.
+
+Run from the repository root after `make install` (about 25 minutes on one core of a 2-core CPU; resumable: a
+concept whose folder already holds its metrics is kept, unless ``--redo``)::
+
+    python zoo/make_concepts.py --photos PHOTOS_DIR     # PHOTOS_DIR from `e2gan photos` (40 training, 10 test photos)
+
+Each concept: 96 random 64 px crops of the 40 training photos train it, 24 crops of the 10 test photos measure it
+(the base trained on none of them, nor on any of these concepts). Its folder gets the peft adapter, ``metrics.json``
+(with the identity and base-alone rows and the verdict), ``samples.png`` and e2gan's model card; ``catalogue.json``
+gets its entry (Hub id ``e2gan-zoo/NAME``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ZOO = Path(__file__).resolve().parent
+BASE = "procedural-base"
+ORG = "e2gan-zoo"
+
+
+def slug(prompt: str) -> str:
+    return "procedural-" + re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")
+
+
+def e2gan(*args) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    res = subprocess.run([sys.executable, "-m", "e2gan.cli", *map(str, args)], env=env, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"e2gan {' '.join(map(str, args))} failed:\n{res.stdout[-3000:]}\n{res.stderr[-3000:]}")
+
+
+def entry(name: str, prompt: str, kind: str, metrics: dict) -> dict:
+    m, b = metrics["mean"], metrics["baselines"][prompt]
+    return {"path": name, "base": BASE, "teacher": "procedural", "prompt": prompt, "licence": "apache-2.0", "kind": kind,
+            "made_by": "zoo/make_concepts.py", "repo_id": f"{ORG}/{name}",
+            "metrics": {"psnr": round(m["psnr"], 2), "ssim": round(m["ssim"], 3), "identity_psnr": round(b["identity"]["psnr"], 2),
+                        "base_psnr": round(b["base"]["psnr"], 2), "n": b["gain_over_identity"]["n"],
+                        "verdict": "clearly better than the input" if b["clearly_better"] else "not clearly better than the input"}}
+
+
+def main(argv=None) -> None:
+    from e2gan.data.samples import teach_shipped_crops
+    from e2gan.hub.card import write_local_card
+    from e2gan.io import atomic_write_json
+    from e2gan.registry import create_teacher
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--photos", required=True, help="a folder from `e2gan photos`")
+    ap.add_argument("--data", default=None, help="where the pairs go (default: a temporary folder)")
+    ap.add_argument("--only", nargs="+", default=None, help="these prompts only")
+    ap.add_argument("--redo", action="store_true", help="remake concepts that are already made")
+    a = ap.parse_args(argv)
+    groups = create_teacher("procedural").held_out()
+    kinds = {c: kind for kind, names in groups.items() for c in names}
+    prompts = a.only or list(kinds)
+    data = Path(a.data or tempfile.mkdtemp(prefix="e2gan-zoo-"))
+    teach_shipped_crops("procedural", prompts, data, 64, 96, 24, colour_only=True, photos=a.photos, progress=True)
+    catalogue_path = ZOO / "catalogue.json"
+    for i, prompt in enumerate(prompts, 1):
+        name = slug(prompt)
+        folder = ZOO / name
+        if (folder / "metrics.json").is_file() and not a.redo:
+            print(f"[zoo] {i}/{len(prompts)} {name}: kept", flush=True)
+        else:
+            e2gan("finetune", "--base", f"zoo:{BASE}", "--data", data, "--prompt", prompt, "--out", folder, "--overwrite",
+                  "--samples-every", 0, "--threads", 1)
+            for extra in ("samples", "training.html"):  # the run's watch pages: the card's samples.png replaces them
+                p = folder / extra
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+            with tempfile.TemporaryDirectory() as tmp:  # eval never writes inside the model it reads: measure, then move in
+                e2gan("eval", "--model", folder, "--data", data, "--prompt", prompt, "--split", "test", "--grid", f"{tmp}/samples.png",
+                      "--out", f"{tmp}/metrics.json")
+                metrics = json.loads(Path(tmp, "metrics.json").read_text())
+                metrics["data"] = "24 crops of the 10 test photos of `e2gan photos` (made by zoo/make_concepts.py)"
+                atomic_write_json(folder / "metrics.json", metrics)
+                shutil.copyfile(Path(tmp, "samples.png"), folder / "samples.png")
+            write_local_card(folder)
+        metrics = json.loads((folder / "metrics.json").read_text())
+        cat = json.loads(catalogue_path.read_text())
+        cat["concepts"][name] = entry(name, prompt, kinds.get(prompt, "other"), metrics)
+        atomic_write_json(catalogue_path, cat)
+        m = cat["concepts"][name]["metrics"]
+        print(f"[zoo] {i}/{len(prompts)} {name}: {m['psnr']:.2f} dB (input {m['identity_psnr']:.2f}, base {m['base_psnr']:.2f}); "
+              f"{m['verdict']}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
