@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,11 +93,36 @@ def load_bounded(path, limits: Limits):
     return np.asarray(img), note
 
 
+class ResultFiles:
+    """Edited images handed to Gradio as files, each written whole under its own name before Gradio sees it.
+
+    Gradio caches a returned array under a hash of its bytes and rewrites that file on every identical result: a client
+    still downloading the first copy gets a truncated body (2 of 200 identical requests under load did). A file path is
+    copied into the cache under a temporary name and renamed; this folder keeps the newest ``keep`` results."""
+
+    def __init__(self, keep: int = 64):
+        self.folder = Path(tempfile.mkdtemp(prefix="e2gan-serve-results-"))
+        self.keep, self.count, self.lock = keep, 0, threading.Lock()
+
+    def put(self, edited: np.ndarray) -> str:
+        from PIL import Image
+
+        with self.lock:
+            self.count += 1
+            n = self.count
+        path = self.folder / f"edited-{n:08d}.png"
+        Image.fromarray(edited).save(path)
+        for old in sorted(self.folder.glob("edited-*.png"))[:-self.keep]:
+            old.unlink(missing_ok=True)
+        return str(path)
+
+
 def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "torch", limits: Limits | None = None):
     import gradio as gr
 
     limits = limits or Limits()
     runners = Runners(device, runtime, None if limits.allow_any_model else choices)
+    results = ResultFiles()
 
     def runner_for(ref, strength):
         """The concept's runner, or a message on the page (never a traceback)."""
@@ -119,7 +145,7 @@ def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "
         edited = runner(arr[None])[0]
         ms = (time.perf_counter() - t0) * 1000
         h, w = edited.shape[:2]
-        return edited, f"**{ms:.1f} ms** for {w}x{h}{note} ({runner.runtime}, {device}): *{runner.prompt}* at strength {strength:g}"
+        return results.put(edited), f"**{ms:.1f} ms** for {w}x{h}{note} ({runner.runtime}, {device}): *{runner.prompt}* at strength {strength:g}"
 
     def edit_clip(video, ref, strength):
         from e2gan.runtime.video import edit_video
@@ -145,7 +171,7 @@ def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "
             with gr.Row():
                 # a file path, not pixels: the header is checked against the pixel cap before anything is decoded
                 before = gr.Image(type="filepath", sources=["upload", "webcam"], label="before", elem_id="before")
-                after = gr.Image(type="numpy", label="after", interactive=False, format="png", elem_id="after")
+                after = gr.Image(type="filepath", label="after", interactive=False, format="png", elem_id="after")
             run = gr.Button("Edit", variant="primary", elem_id="edit")
             latency = gr.Markdown(elem_id="latency")
             run.click(edit_image, [before, concept, strength], [after, latency])
