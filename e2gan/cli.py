@@ -348,7 +348,8 @@ def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos
 
 
 @cli.command()
-@click.option("--base", default=DEFAULT_BASE, show_default=True, help="base model: folder, zoo:NAME or Hub id")
+@click.option("--base", default=None, help=f"base model: folder, zoo:NAME or Hub id (default: the zoo's base for the teacher that made "
+                                            f"--data, e.g. zoo:procedural-base for the procedural teacher's pairs; else {DEFAULT_BASE})")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--prompt", required=True, help="the new concept")
 @click.option("--preset", default="default", show_default=True, type=click.Choice(list(PRESETS)),
@@ -365,6 +366,8 @@ def finetune(base, data, prompt, preset, out, overwrite, revision, **kw):
 
     from e2gan.config import preset as preset_settings
 
+    if base is None:
+        base = _default_base(data, prompt)
     ctx = click.get_current_context()
     for key, value in preset_settings(preset).items():  # the preset fills what the command line left at its default
         if key in kw and ctx.get_parameter_source(key) == ParameterSource.DEFAULT:
@@ -392,6 +395,20 @@ def finetune(base, data, prompt, preset, out, overwrite, revision, **kw):
                f"ranks: {sorted(set(info['ranks'].values()))}; search: {len(info['search_trials'])} trials, {info['search_seconds']} s")
     _echo_main(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
     _finished(out, "an adapter", "adapter")
+
+
+def _default_base(data, prompt: str) -> str:
+    """The zoo's base for the teacher that made the concept's pairs, else DEFAULT_BASE; said on one line."""
+    from e2gan.data.dataset import teacher_of
+    from e2gan.hub.zoo import base_for_teacher
+
+    teacher = (teacher_of(data, [prompt]) or {}).get("name")
+    base = base_for_teacher(teacher)
+    if base:
+        _echo_main(f"base: {base} (the zoo's base for teacher {teacher!r}; --base chooses another)")
+        return base
+    _echo_main(f"base: {DEFAULT_BASE} (the zoo has no base for teacher {teacher!r}; --base chooses another)")
+    return DEFAULT_BASE
 
 
 @cli.command()

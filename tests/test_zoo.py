@@ -74,3 +74,18 @@ def test_a_shipped_concept_edits_photos_offline(tmp_path):
 
     out = Image.open(tmp_path / "o" / "p.png")
     assert out.size == (48, 48) and out.tobytes() != Image.open(tmp_path / "p.png").convert("RGB").tobytes()
+
+
+def test_finetune_starts_from_the_zoo_base_of_the_data_teacher(tmp_path):
+    """Procedural pairs and no --base: the adapter starts from zoo:procedural-base, and the command says so."""
+    from e2gan.data.samples import teach_shipped_crops
+    from e2gan.hub.zoo import base_for_teacher
+
+    assert base_for_teacher("procedural") == "zoo:procedural-base" and base_for_teacher("classic") == "zoo:classic-base"
+    assert base_for_teacher("someone-elses") is None
+    teach_shipped_crops("procedural", ["faded, blue sky"], tmp_path / "data", 32, 4)
+    res = CliRunner().invoke(cli, ["finetune", "--data", str(tmp_path / "data"), "--prompt", "faded, blue sky", "--out", str(tmp_path / "ad"),
+                                   "--steps", "2", "--batch-size", "2", "--samples-every", "0", "--threads", "1"])
+    assert res.exit_code == 0, res.output
+    assert "base: zoo:procedural-base (the zoo's base for teacher 'procedural'" in res.output
+    assert json.loads((tmp_path / "ad" / "e2gan_adapter.json").read_text())["base"] == "zoo:procedural-base"

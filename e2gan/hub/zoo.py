@@ -60,6 +60,13 @@ def list_pretrained(pattern: str = "*") -> list[str]:
     return sorted(n for section in ("bases", "concepts") for n in cat.get(section, {}) if fnmatch.fnmatch(n, pattern))
 
 
+def base_for_teacher(teacher: str | None) -> str | None:
+    """``zoo:NAME`` of the catalogue's base trained on ``teacher``'s concepts (the most concepts, when several are),
+    or None: what ``finetune`` starts from when no --base is given."""
+    bases = [(len(e.get("concepts", [])), name) for name, e in catalogue().get("bases", {}).items() if teacher and e.get("teacher") == teacher]
+    return f"zoo:{max(bases)[1]}" if bases else None
+
+
 def show(name: str) -> dict:
     cat = catalogue()
     for section in ("bases", "concepts"):
