@@ -856,10 +856,16 @@ def zoo_list(pattern):
     from e2gan.hub.zoo import catalogue, list_pretrained
 
     cat = catalogue()
-    for name in list_pretrained(pattern):
+    names = list_pretrained(pattern)
+    width = max((len(n) for n in names), default=0)
+    for name in names:
         entry = cat["bases"].get(name) or cat["concepts"][name]
         kind = "base" if name in cat["bases"] else f"concept of {entry['base']}: {entry['prompt']!r}"
-        click.echo(f"zoo:{name:32s} {kind}  [{entry['teacher']}]")
+        m = entry.get("metrics") or {}
+        quality = f"  {m['psnr']:.1f} dB (the input: {m['identity_psnr']:.1f})" if "identity_psnr" in m else ""
+        if m.get("verdict", "").startswith("not"):
+            quality += ", not clearly better than the input: an experiment"
+        click.echo(f"zoo:{name:{width}s}  {kind}  [{entry['teacher']}]{quality}")
 
 
 @zoo.command("show")

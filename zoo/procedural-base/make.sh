@@ -31,3 +31,18 @@ PY
 $E2GAN train-base --data "$DATA/train" --test-data "$DATA/test" --test-every 1000 --size 64 --out "$OUT" \
   --text-encoder hashed-words --set coords=true --gan-weight 0 --steps 80000 --batch-size 16 --lr 5e-4 \
   --checkpoint-every 2000 --keep-checkpoints 3 --threads 1 --workers 1
+# Quality on its own concepts (16 of the 64 probe concepts, held-out photos), the held-out curve and the card:
+python - "$OUT" "$DATA/test" <<'PY'
+import random, shutil, subprocess, sys, tempfile
+from e2gan.hub.card import write_local_card
+from e2gan.registry import create_teacher
+out, test = sys.argv[1], sys.argv[2]
+pool = create_teacher("procedural").base_concepts()
+probe = sorted(random.Random(0).sample(pool, 64), key=pool.index)[:16]
+tmp = tempfile.mkdtemp()
+subprocess.run([sys.executable, "-m", "e2gan.cli", "eval", "--model", out, "--data", test, "--split", "test", "--no-lpips",
+                "--grid", f"{tmp}/samples.png", "--out", f"{tmp}/metrics.json", *[a for p in probe for a in ("--prompt", p)]], check=True)
+shutil.move(f"{tmp}/metrics.json", f"{out}/metrics.json"); shutil.move(f"{tmp}/samples.png", f"{out}/samples.png")
+subprocess.run([sys.executable, "-m", "benchmarks.base_curve", out], check=True)
+write_local_card(out)
+PY
