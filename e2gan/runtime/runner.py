@@ -2,7 +2,7 @@
 in an exported runtime (ONNX Runtime, OpenVINO, ExecuTorch: an fp32 export made on the fly, or a given file). Any
 frame size works: every runtime pads to the backbone's size multiple and crops back (``e2gan.inference``); a
 fixed-size format (ExecuTorch) is exported once per frame size. ``auto`` picks the fastest runtime that is installed,
-in the order a measured table gives (``measured.json``, written by ``python -m benchmarks.runtime``)."""
+in the order a measured table gives (``measured.json``, written by ``python -m benchmarks.runtimes``)."""
 
 from __future__ import annotations
 
