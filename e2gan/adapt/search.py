@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from e2gan.config import TrainConfig, lora_train_config
+from e2gan.config import LORA_LR, TrainConfig, lora_train_config
 from e2gan.data.dataset import PairTensors
 from e2gan.data.images import u8_to_unit
 from e2gan.engine import train
@@ -65,7 +65,7 @@ class SearchContext:
     val: PairTensors
     trial_steps: int = 60
     seed: int = 0
-    lr: float = 1e-2  # LORA_LR; the pipeline passes the run's own
+    lr: float = LORA_LR  # the pipeline passes the run's own
     trials: list = field(default_factory=list)
     _deltas: dict | None = None
 

@@ -10,9 +10,11 @@ load unless ``allow_any_model``."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +105,7 @@ class ResultFiles:
     def __init__(self, keep: int = 64):
         self.folder = Path(tempfile.mkdtemp(prefix="e2gan-serve-results-"))
         self.keep, self.count, self.lock = keep, 0, threading.Lock()
+        weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)  # gone when the server is
 
     def put(self, edited: np.ndarray) -> str:
         from PIL import Image
