@@ -102,7 +102,9 @@ def test_resume_refuses_another_runs_checkpoint_naming_what_differs(zb, tiny_dat
     (tmp_path / "ad" / "e2gan_adapter.json").unlink()  # the unfinished run has written no adapter
     code, out = run_cli("finetune", "--base", zb, "--data", tiny_data, "--prompt", "cartoon", "--size", "32", "--out", tmp_path / "ad",
                         "--steps", "6", "--batch-size", "2", "--lr", "0.1", "--seed", "0", "--checkpoint-every", "3", "--overwrite")
-    one_line_error(code, out, "belongs to another run", "lr (0.002 -> 0.1)", "seed (3 -> 0)", "prompts", "--no-resume")
+    from e2gan.config import LORA_LR
+
+    one_line_error(code, out, "belongs to another run", f"lr ({LORA_LR} -> 0.1)", "seed (3 -> 0)", "prompts", "--no-resume")
     code, out = run_cli("finetune", "--base", zb, "--data", tiny_data, "--prompt", "cartoon", "--size", "32", "--out", tmp_path / "ad",
                         "--steps", "6", "--batch-size", "2", "--lr", "0.1", "--seed", "0", "--checkpoint-every", "3", "--overwrite", "--no-resume")
     assert code == 0, out

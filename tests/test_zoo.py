@@ -38,7 +38,8 @@ def test_validate_names_the_problem():
 
 def test_list_pretrained_and_the_zoo_commands():
     names = list_pretrained()
-    assert "classic-base" in names and list_pretrained("classic*") == ["classic-base"]
+    assert "classic-base" in names and list_pretrained("classic-b*") == ["classic-base", "classic-black-and-white"]
+    assert len(list_pretrained("procedural-*")) == 25 and set(list_pretrained("classic*")) < set(names)
     res = CliRunner().invoke(cli, ["zoo", "list"])
     assert res.exit_code == 0 and "zoo:classic-base" in res.output
     res = CliRunner().invoke(cli, ["zoo", "show", "zoo:classic-base"])
