@@ -77,15 +77,15 @@ def pick_default(table: list[dict], base_parameters: int, tie: float = 0.1) -> d
     arms within ``tie`` dB of the best are a tie, won by the simpler one (fewer switches, then the paper's layers,
     then fewer weights)."""
     ok = [r for r in table if ARMS[r["arm"]]["kind"] == "lora" and r["arm"] != "default" and r["trainable"] <= CAP * base_parameters]
-    best = max(r["psnr"] for r in ok)
-    tied = [r for r in ok if r["psnr"] >= best - tie]
+    best = max(ok, key=lambda r: r["psnr"])
+    tied = [r for r in ok if r["psnr"] >= best["psnr"] - tie]
 
     def simplicity(r):
         a = ARMS[r["arm"]]["adapt"]
         return (sum(bool(a.get(k)) for k in SWITCHES), a.get("layers") != "paper", r["trainable"])
 
     pick = min(tied, key=simplicity)
-    return {"arm": pick["arm"], "psnr": pick["psnr"], "best": max(ok, key=lambda r: r["psnr"])["arm"], "best_psnr": best,
+    return {"arm": pick["arm"], "psnr": pick["psnr"], "best": best["arm"], "best_psnr": best["psnr"],
             "tied": [r["arm"] for r in tied], "spec": ARMS[pick["arm"]]}
 
 
@@ -343,12 +343,13 @@ def markdown(s: Settings, part: str, rows: list[dict], ours: str | None = None) 
              f"(from scratch runs {s.scratch_steps}). Paired differences resample concepts (seeds averaged first). Rule: {RULE}.", "",
              "| arm | PSNR dB at the budget | trainable | seconds | minus full fine-tune, dB | minus scratch (equal steps), dB |",
              "|---|---|---|---|---|---|"]
-    for r in arm_table(s, rows):
+    table = arm_table(s, rows)
+    for r in table:
         lines.append(f"| {r['arm']} | {r['psnr']:.2f} | {r['trainable']:,.0f} | {r['seconds']:.0f} | "
                      f"{_ci(r['vs_full']) if 'vs_full' in r else ''} | {_ci(r['vs_scratch']) if 'vs_scratch' in r else ''} |")
     if part == "dev":
         base_parameters = max(r["base_parameters"] for r in rows if "base_parameters" in r)
-        p = pick_default(arm_table(s, rows), base_parameters)
+        p = pick_default(table, base_parameters)
         lines += ["", f"**The rule's pick: `{p['arm']}`** ({p['psnr']:.2f} dB). The best arm within the {CAP:.0%} cap is `{p['best']}` "
                       f"({p['best_psnr']:.2f} dB); within 0.1 dB of it: {', '.join(f'`{a}`' for a in p['tied'])}, and the simplest of those "
                       f"(fewest switches, then the paper's layers, then fewest weights) wins. e2gan's defaults (AdaptConfig, LORA_TRAIN) are "
