@@ -117,7 +117,8 @@ SEPARATE = (("base_encoders/base_encoders.md", "base_encoders/", "python -m benc
             ("runtime.md", "", "python -m benchmarks.runtime"),
             ("serve_load.md", "", "python -m benchmarks.serve_load"),
             ("own_photos.md", "", "python -m benchmarks.own_photos --photos photos/"),
-            ("runtimes.md", "", "python -m benchmarks.runtimes"))
+            ("runtimes.md", "", "python -m benchmarks.runtimes"),
+            ("inference_variants.md", "", "python -m benchmarks.inference_variants"))
 
 
 #: ``--fidelity``: issue 10's full protocol on the procedural teacher, as stages of commands; the commands of

@@ -90,11 +90,18 @@ class E2GANGenerator(nn.Module):
     #: height and width must be multiples of this (three stride-2 stages)
     size_multiple = 8
 
+    def for_inference(self, rewrites=("coords", "head", "subpixel")) -> nn.Module:
+        """The same function with fewer memory-bound ops (exact rewrites: see inference_graph.py), for a merged generator."""
+        from .inference_graph import rewrite
+
+        return rewrite(self, rewrites)
+
     def forward(self, image, text_embeds=None, text_mask=None):
         h, w = image.shape[-2:]
         if not torch.jit.is_tracing() and (h % 8 or w % 8):  # the check is Python; a traced graph gets padded input
             raise ValueError(f"e2gan generator needs height and width divisible by 8, got {h}x{w}")
-        x0 = self.stem(with_coords(image) if self.config.coords else image)
+        coords = self.config.coords and not getattr(self, "inference_coords", False)  # see inference_graph.py
+        x0 = self.stem(with_coords(image) if coords else image)
         x1 = self.down1(x0)
         x2 = self.res_before(self.down2(x1))
         x3 = self.transformer(self.ds(x2), text_embeds, text_mask)
@@ -105,5 +112,5 @@ class E2GANGenerator(nn.Module):
         y = self.up2(y) + x0
         if self.config.film:
             y = self.film2(y, text_embeds, text_mask)
-        out = self.head(torch.cat([y, image], dim=1))
+        out = self.head(y, image) if getattr(self, "inference_head", False) else self.head(torch.cat([y, image], dim=1))
         return image + out if self.config.residual else torch.tanh(out)
