@@ -29,7 +29,8 @@ from e2gan.io import atomic_write_json, atomic_write_text
 
 OUT = Path(__file__).parent
 REWRITE_SETS = [("as trained", ()), ("coords", ("coords",)), ("head", ("head",)), ("subpixel", ("subpixel",)),
-                ("all three", ("coords", "head", "subpixel"))]
+                ("subpixel-2x2", ("subpixel-2x2",)), ("all three", ("coords", "head", "subpixel")),
+                ("coords, head, subpixel-2x2", ("coords", "head", "subpixel-2x2"))]
 CEILING = "all three, no instance norms (speed ceiling, not a model)"
 
 
@@ -53,7 +54,7 @@ def variants(student, prompt: str) -> dict[str, nn.Module]:
             m.generator = base.generator.for_inference(rewrites)
         out[label] = m.eval()
     m = concept_module(student, prompt)
-    m.generator = strip_norms(base.generator.for_inference(REWRITE_SETS[-1][1]))
+    m.generator = strip_norms(base.generator.for_inference(dict(REWRITE_SETS)["all three"]))
     out[CEILING] = m.eval()
     return out
 

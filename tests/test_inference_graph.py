@@ -9,7 +9,7 @@ import torch
 
 from e2gan import create_backbone
 
-REWRITES = [("coords",), ("head",), ("subpixel",), ("coords", "head", "subpixel")]
+REWRITES = [("coords",), ("head",), ("subpixel",), ("subpixel-2x2",), ("coords", "head", "subpixel")]
 
 
 def _random_generator(**config):

@@ -9,7 +9,11 @@ rounding); what each one buys in speed is measured by ``python -m benchmarks.inf
 - ``subpixel``: nearest x2 up-sampling followed by a zero-padded 3x3 conv becomes one 3x3 conv at the low resolution
   with four times the output channels and a pixel shuffle (the up-sampled tensor is never made). With nearest
   up-sampling each output phase sees a 2x2 window of the low-resolution input, so the rewrite is exact, borders
-  included.
+  included. The 3x3 kernels of that conv are zero in one row and one column of each phase, so the MACs stay those of
+  the original conv.
+- ``subpixel-2x2``: the same, as four 2x2 convs (one per output phase) on the padded low-resolution input, stacked
+  and shuffled: 16/36 of the up-sampling convs' MACs, at the price of more, smaller ops. Applied instead of
+  ``subpixel`` when both are asked for.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-REWRITES = ("coords", "head", "subpixel")
+REWRITES = ("coords", "head", "subpixel", "subpixel-2x2")
 
 
 def _conv_like(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | None) -> nn.Conv2d:
@@ -104,6 +108,30 @@ class SubpixelUpsample(nn.Module):
         return self.rest(F.pixel_shuffle(self.conv(x), 2))
 
 
+class PhaseUpsample(nn.Module):
+    """``Upsample`` as four 2x2 convs, one per output phase (a, b), on the zero-padded low-resolution input."""
+
+    def __init__(self, up: nn.Module):
+        super().__init__()
+        sub = SubpixelUpsample(up)  # its checks, and its 3x3 phase kernels to cut 2x2 windows from
+        w = sub.conv.weight.detach().reshape(-1, 4, *sub.conv.weight.shape[1:])  # (cout, phase, cin, 3, 3)
+        self.kernels = nn.ParameterList()
+        for phase, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+            self.kernels.append(nn.Parameter(w[:, phase, :, a:a + 2, b:b + 2].clone(), requires_grad=False))
+        self.bias = None if sub.conv.bias is None else nn.Parameter(sub.conv.bias.detach()[::4].clone(), requires_grad=False)
+        self.rest = sub.rest
+
+    def forward(self, x, size=None):
+        if size is not None:
+            raise ValueError("the sub-pixel rewrite only up-samples by exactly 2")
+        h, w = x.shape[-2:]
+        xp = F.pad(x, (1, 1, 1, 1))
+        phases = [F.conv2d(xp[:, :, a:a + h + 1, b:b + w + 1], k, self.bias)
+                  for k, (a, b) in zip(self.kernels, ((0, 0), (0, 1), (1, 0), (1, 1)))]
+        y = torch.stack(phases, dim=2).flatten(1, 2)  # channel c * 4 + phase, as pixel_shuffle reads it
+        return self.rest(F.pixel_shuffle(y, 2))
+
+
 def rewrite(generator: nn.Module, rewrites=REWRITES) -> nn.Module:
     """A copy of a merged e2gan generator (no LoRA layers left) with ``rewrites`` applied; the original is untouched."""
     unknown = set(rewrites) - set(REWRITES)
@@ -118,8 +146,9 @@ def rewrite(generator: nn.Module, rewrites=REWRITES) -> nn.Module:
     if "head" in rewrites:
         g.head = SplitHead(g.head, g.config.ngf)
         g.inference_head = True
-    if "subpixel" in rewrites and g.config.padding == "zeros":
+    if ("subpixel" in rewrites or "subpixel-2x2" in rewrites) and g.config.padding == "zeros":
+        kind = PhaseUpsample if "subpixel-2x2" in rewrites else SubpixelUpsample
         for name in ("us", "up1", "up2"):
-            setattr(g, name, SubpixelUpsample(getattr(g, name)))
+            setattr(g, name, kind(getattr(g, name)))
     g.requires_grad_(False)
     return g
