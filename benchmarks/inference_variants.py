@@ -60,26 +60,17 @@ def variants(student, prompt: str) -> dict[str, nn.Module]:
 
 
 def onnx_runner(module: nn.Module, path: Path, threads: int):
-    from e2gan.runtime.export import onnx_session, quiet_export
+    from e2gan.runtime.export import onnx_session, trace_onnx
 
-    with quiet_export():
-        torch.onnx.export(module, (torch.zeros(1, 3, 64, 64),), str(path), input_names=["image"], output_names=["edited"],
-                          opset_version=17, dynamo=False,
-                          dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "edited": {0: "batch", 2: "height", 3: "width"}})
+    trace_onnx(module, path, size=64)
     session = onnx_session(path, threads)
     return (lambda x: torch.from_numpy(session.run(None, {"image": x.numpy()})[0])), path
 
 
 def openvino_runner(module: nn.Module, threads: int):
-    import warnings
+    from e2gan.runtime.openvino import OpenVINOModule, convert_module
 
-    import openvino as ov
-
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=FutureWarning)
-        model = ov.convert_model(module, example_input=torch.zeros(1, 3, 64, 64), input=[ov.PartialShape([-1, 3, -1, -1])])
-    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads})
-    return lambda x: torch.from_numpy(compiled(x.numpy())[0].copy())
+    return OpenVINOModule(convert_module(module, size=64), threads)
 
 
 def main(argv=None):

@@ -47,12 +47,9 @@ def export_onnx(student, prompt: str, path, size: int = 256, opset: int = 17, st
     if precision == "int8" and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 export needs calibration images: pass --data (the concept's pairs) to `e2gan export --int8`")
     module = concept_module(student, prompt, strength).cpu()
-    example = torch.zeros(2, 3, size, size)
 
     def save(tmp):
-        with quiet_export():
-            torch.onnx.export(module, (example,), tmp, input_names=["image"], output_names=["edited"], opset_version=opset, dynamo=False,
-                              dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "edited": {0: "batch", 2: "height", 3: "width"}})
+        trace_onnx(module, tmp, size, opset)
         if precision == "fp16":
             from onnxruntime.transformers.float16 import convert_float_to_float16
 
@@ -68,6 +65,15 @@ def export_onnx(student, prompt: str, path, size: int = 256, opset: int = 17, st
 
     atomic_save_file(path, save)
     return Path(path)
+
+
+def trace_onnx(module: torch.nn.Module, path, size: int = 256, opset: int = 17) -> None:
+    """``module`` (image -> edited image) as plain ONNX at ``path``: input ``image``, output ``edited``, dynamic batch,
+    height and width (traced on a batch of 2, so no size is baked in)."""
+    with quiet_export():
+        torch.onnx.export(module, (torch.zeros(2, 3, size, size),), path, input_names=["image"], output_names=["edited"],
+                          opset_version=opset, dynamo=False,
+                          dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"}, "edited": {0: "batch", 2: "height", 3: "width"}})
 
 
 @contextlib.contextmanager

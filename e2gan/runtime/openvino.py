@@ -34,14 +34,7 @@ def export_openvino(student, prompt: str, path, size: int = 256, precision: str 
     path = Path(path)
     if path.suffix != ".xml":
         raise ValueError(f"--out {path}: an OpenVINO model is a .xml file (its weights go beside it as .bin)")
-    module = concept_module(student, prompt, strength).cpu().eval()
-    import warnings
-
-    with torch.no_grad(), warnings.catch_warnings():
-        # OpenVINO's converter traces with torch.jit, which torch now calls deprecated: OpenVINO's matter, not the model's
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=FutureWarning)
-        model = ov.convert_model(module, example_input=torch.zeros(1, 3, size, size),
-                                 input=[ov.PartialShape([-1, 3, -1, -1])])
+    model = convert_module(concept_module(student, prompt, strength).cpu().eval(), size)
     if precision == "int8":
         if calibration is None or not len(calibration):
             raise ValueError("int8 export needs calibration images: pass --data (the concept's pairs)")
@@ -66,16 +59,28 @@ def export_openvino(student, prompt: str, path, size: int = 256, precision: str 
     return path
 
 
+def convert_module(module: torch.nn.Module, size: int = 256):
+    """``module`` (image -> edited image) as an OpenVINO model in memory, with dynamic batch, height and width."""
+    import warnings
+
+    ov = _ov()
+    with torch.no_grad(), warnings.catch_warnings():
+        # OpenVINO's converter traces with torch.jit, which torch now calls deprecated: OpenVINO's matter, not the model's
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace", category=FutureWarning)
+        return ov.convert_model(module, example_input=torch.zeros(1, 3, size, size), input=[ov.PartialShape([-1, 3, -1, -1])])
+
+
 class OpenVINOModule:
     """An OpenVINO model as a callable on [-1, 1] tensors (N, 3, H, W), compiled for the CPU with ``threads``."""
 
     def __init__(self, path, threads: int | None = None):
+        """``path``: a ``.xml`` file, or a model from :func:`convert_module`."""
         ov = _ov()
         core = ov.Core()
         # f32 arithmetic where the model is not quantised: OpenVINO would otherwise pick bf16 on CPUs that have it (AVX512-BF16,
         # AMX), and the export is checked against PyTorch's fp32
         config = {"INFERENCE_PRECISION_HINT": "f32", **({"INFERENCE_NUM_THREADS": int(threads)} if threads else {})}
-        self.compiled = core.compile_model(str(path), "CPU", config)
+        self.compiled = core.compile_model(path if isinstance(path, ov.Model) else str(path), "CPU", config)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.compiled(x.numpy())[0].copy())
