@@ -65,8 +65,11 @@ class ConceptModule(nn.Module):
         return run_padded(self.generator, image, self.embeds.expand(b, -1, -1), self.mask.expand(b, -1), self.multiple)
 
 
-def concept_module(student, prompt: str, strength: float = 1.0) -> ConceptModule:
-    """The student's generator for ``prompt`` alone, its LoRA merged at ``strength`` (the student is not changed)."""
+def concept_module(student, prompt: str, strength: float = 1.0, rewrite: bool = True) -> ConceptModule:
+    """The student's generator for ``prompt`` alone, its LoRA merged at ``strength`` (the student is not changed).
+
+    ``rewrite``: where the backbone offers ``for_inference()`` (the same function as a faster graph, exact up to float
+    rounding), use it; every export and runtime goes through here, so all of them get it."""
     from e2gan.lora import set_strength
 
     generator = student.generator  # a base is used as it is (a copy could round differently: oneDNN picks kernels by layout)
@@ -82,6 +85,8 @@ def concept_module(student, prompt: str, strength: float = 1.0) -> ConceptModule
         keep = mask[0]
         embeds, mask = embeds[:, keep], mask[:, keep]
     generator.eval()
+    if rewrite and hasattr(generator, "for_inference"):
+        generator = generator.for_inference()
     return ConceptModule(generator, embeds, mask, size_multiple(generator)).eval()
 
 

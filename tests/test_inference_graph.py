@@ -78,3 +78,23 @@ def test_rewrites_refuse_what_they_cannot_do():
     add_lora(s, paper_targets(s.generator), ranks=2)
     with pytest.raises(ValueError, match="after merging"):
         base_model(s.generator).for_inference()
+
+
+def test_every_export_and_runtime_gets_the_default_rewrites():
+    """concept_module (behind Student.edit, the torch runtime and every export) applies the backbone's measured
+    default (coords and head) unless asked not to, with the same output."""
+    from e2gan.inference import concept_module
+    from e2gan.student import Student
+
+    torch.manual_seed(0)
+    s = Student.create("e2gan-small", "hashed-words", text_settings={"dim": 16, "max_tokens": 8}, coords=True)
+    with torch.no_grad():
+        for p in s.generator.parameters():
+            p.add_(torch.randn_like(p) * 0.2)
+    fast, plain = concept_module(s, "sepia"), concept_module(s, "sepia", rewrite=False)
+    assert getattr(fast.generator, "inference_head", False) and getattr(fast.generator, "inference_coords", False)
+    assert not getattr(plain.generator, "inference_head", False)
+    assert not hasattr(fast.generator.up1, "kernels") and type(fast.generator.up1).__name__ == "Upsample"
+    x = torch.rand(1, 3, 37, 45) * 2 - 1
+    with torch.no_grad():
+        assert (fast(x) - plain(x)).abs().max() < 1e-4

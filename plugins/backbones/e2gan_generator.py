@@ -90,8 +90,9 @@ class E2GANGenerator(nn.Module):
     #: height and width must be multiples of this (three stride-2 stages)
     size_multiple = 8
 
-    def for_inference(self, rewrites=("coords", "head", "subpixel")) -> nn.Module:
-        """The same function with fewer memory-bound ops (exact rewrites: see inference_graph.py), for a merged generator."""
+    def for_inference(self, rewrites=("coords", "head")) -> nn.Module:
+        """The same function with fewer memory-bound ops (exact rewrites: see inference_graph.py), for a merged generator.
+        The default is what ``benchmarks/inference_variants.md`` measured to help (the sub-pixel rewrites slowed OpenVINO)."""
         from .inference_graph import rewrite
 
         return rewrite(self, rewrites)
