@@ -35,6 +35,8 @@ def test_rewrites_are_exact(rewrites, coords):
         want, got = g(x, t, m), g.for_inference(rewrites)(x, t, m)
     assert want.abs().max() > 0.5, "the test model must not be near the identity"
     assert (got - want).abs().max() < 1e-4
+    with torch.no_grad():  # a second call leaves what is already rewritten as it is
+        assert (g.for_inference(rewrites).for_inference(rewrites)(x, t, m) - want).abs().max() < 1e-4
 
 
 def test_subpixel_weight_matches_upsample_then_conv_at_the_borders():

@@ -43,12 +43,17 @@ class E2GANConfig(Bounded):
     coords: bool = False  # two extra input channels with the pixel's (y, x) in [-1, 1]: position-dependent edits (vignettes, light)
 
 
+def coordinates(like: torch.Tensor) -> torch.Tensor:
+    """(1, 2, H, W): each pixel's (y, x) in [-1, 1], for an image shaped like ``like``."""
+    h, w = like.shape[-2:]
+    ys = torch.linspace(-1, 1, h, dtype=like.dtype, device=like.device).view(1, 1, h, 1).expand(1, 1, h, w)
+    xs = torch.linspace(-1, 1, w, dtype=like.dtype, device=like.device).view(1, 1, 1, w).expand(1, 1, h, w)
+    return torch.cat([ys, xs], dim=1)
+
+
 def with_coords(image: torch.Tensor) -> torch.Tensor:
     """Append (y, x) coordinate channels in [-1, 1] (CoordConv): the convolutions then know where a pixel is."""
-    b, _, h, w = image.shape
-    ys = torch.linspace(-1, 1, h, dtype=image.dtype, device=image.device).view(1, 1, h, 1).expand(b, 1, h, w)
-    xs = torch.linspace(-1, 1, w, dtype=image.dtype, device=image.device).view(1, 1, 1, w).expand(b, 1, h, w)
-    return torch.cat([image, ys, xs], dim=1)
+    return torch.cat([image, coordinates(image).expand(image.shape[0], -1, -1, -1)], dim=1)
 
 
 class E2GANGenerator(nn.Module):

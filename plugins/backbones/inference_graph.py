@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .e2gan_generator import coordinates
+
 REWRITES = ("coords", "head", "subpixel", "subpixel-2x2")
 
 
@@ -34,14 +36,6 @@ def _conv_like(conv: nn.Conv2d, weight: torch.Tensor, bias: torch.Tensor | None)
     if bias is not None:
         out.bias = nn.Parameter(bias.detach().clone(), requires_grad=False)
     return out
-
-
-def coordinates(like: torch.Tensor) -> torch.Tensor:
-    """(1, 2, H, W): the pixel's (y, x) in [-1, 1], as ``with_coords`` appends them."""
-    h, w = like.shape[-2:]
-    ys = torch.linspace(-1, 1, h, dtype=like.dtype, device=like.device).view(1, 1, h, 1).expand(1, 1, h, w)
-    xs = torch.linspace(-1, 1, w, dtype=like.dtype, device=like.device).view(1, 1, 1, w).expand(1, 1, h, w)
-    return torch.cat([ys, xs], dim=1)
 
 
 class SplitCoordStem(nn.Module):
@@ -139,16 +133,17 @@ def rewrite(generator: nn.Module, rewrites=REWRITES) -> nn.Module:
         raise ValueError(f"unknown rewrite(s) {sorted(unknown)}; use any of {', '.join(REWRITES)}")
     if any("lora" in name for name, _ in generator.named_modules()):
         raise ValueError("rewrite a generator after merging its adapter (concept_module merges it)")
-    g = copy.deepcopy(generator).eval()
-    if "coords" in rewrites and g.config.coords:
+    g = copy.deepcopy(generator).eval()  # a rewrite already applied (a second call) is left as it is
+    if "coords" in rewrites and g.config.coords and not getattr(g, "inference_coords", False):
         g.stem = SplitCoordStem(g.stem)
         g.inference_coords = True
-    if "head" in rewrites:
+    if "head" in rewrites and not getattr(g, "inference_head", False):
         g.head = SplitHead(g.head, g.config.ngf)
         g.inference_head = True
     if ("subpixel" in rewrites or "subpixel-2x2" in rewrites) and g.config.padding == "zeros":
         kind = PhaseUpsample if "subpixel-2x2" in rewrites else SubpixelUpsample
         for name in ("us", "up1", "up2"):
-            setattr(g, name, kind(getattr(g, name)))
+            if not isinstance(getattr(g, name), (SubpixelUpsample, PhaseUpsample)):
+                setattr(g, name, kind(getattr(g, name)))
     g.requires_grad_(False)
     return g
