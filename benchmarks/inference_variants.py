@@ -75,18 +75,14 @@ def openvino_runner(module: nn.Module, threads: int):
 
 def main(argv=None):
     from benchmarks.run import machine
-    from benchmarks.runtime import CONCEPT_MODEL, held_out, op_profile
-    from benchmarks.runtimes import time_all
+    from benchmarks.runtime import held_out, op_profile
+    from benchmarks.runtimes import time_all, timing_arguments
     from e2gan.data.images import u8_to_unit, unit_to_u8
     from e2gan.metrics.quality import psnr
     from e2gan.runtime.runner import installed
     from e2gan.student import Student
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=CONCEPT_MODEL)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--calls", type=int, default=8)
+    ap = timing_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     ap.add_argument("--out", default=str(OUT))
     a = ap.parse_args(argv)

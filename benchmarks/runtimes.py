@@ -67,20 +67,27 @@ def video(student, prompt: str, runtime: str, size: int, frames: int, tmp: Path)
     return edit_video(runner, clip, tmp / f"out-{runtime}-{size}.mp4", progress=False)["achieved_fps"]
 
 
+def timing_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every timing benchmark shares: which concept, how many threads, how many rounds of how many calls."""
+    from benchmarks.runtime import CONCEPT_MODEL
+
+    ap.add_argument("--model", default=CONCEPT_MODEL, help="the concept adapter (or merged model) to time")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=5, help="rounds over every runtime (the median is kept)")
+    ap.add_argument("--calls", type=int, default=8, help="calls per round")
+    return ap
+
+
 def main(argv=None):
     from benchmarks.run import machine
-    from benchmarks.runtime import CONCEPT_MODEL, held_out
+    from benchmarks.runtime import held_out
     from e2gan.data.images import u8_to_unit, unit_to_u8
     from e2gan.metrics.quality import psnr
     from e2gan.runtime.runner import MEASURED, installed
     from e2gan.student import Student
 
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--model", default=CONCEPT_MODEL)
+    ap = timing_arguments(argparse.ArgumentParser(description=__doc__.split("\n\n")[0]))
     ap.add_argument("--size", type=int, default=256)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--calls", type=int, default=8)
     ap.add_argument("--frames", type=int, default=48)
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--measured", default=str(MEASURED), help="where the order for --runtime auto goes ('' : nowhere)")
