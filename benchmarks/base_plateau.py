@@ -85,6 +85,25 @@ def report(run: Path, zoo_log: Path) -> dict:
     return result
 
 
+def markdown(r: dict) -> str:
+    o, c = r["original_last_fifth"], r["continued_last_fifth"]
+    verdict = "holds: on its plateau" if r["plateau"] else "fails: still improving"
+    return "\n".join([
+        "## Is the base on its plateau? `zoo:procedural-base` continued", "",
+        "Held-out L1 on the base's own concepts (its 64 probe concepts on 16 crops of the 10 test photos), the mean of the "
+        "measurements within 1,000 steps of each end (one measurement moves about 0.5%). The continuation starts from the "
+        "zoo base's final weights, same data, batch 16, lr 1e-4 constant for 10,000 steps, then linearly to 0 (a second "
+        "anneal), fresh Adam moments.", "",
+        "| run | last fifth | held-out L1 | improvement | < 2%? |", "|---|---|---|---|---|",
+        f"| the zoo base, 80,000 steps | {o['from_step']:,} -> {o['to_step']:,} | {o['l1_from']:.4f} -> {o['l1_to']:.4f} | "
+        f"{100 * o['improvement']:.1f}% | {'yes' if o['improvement'] < r['line'] else 'no'} |",
+        f"| continued to {c['to_step']:,} steps | {c['from_step']:,} -> {c['to_step']:,} | {c['l1_from']:.4f} -> {c['l1_to']:.4f} | "
+        f"{100 * c['improvement']:.1f}% | **{verdict}** |", "",
+        f"On the held-out concepts it never trained on, L1 {r['new_concepts']['l1_at_80k']:.4f} at 80,000 steps and "
+        f"{r['new_concepts']['l1_at_end']:.4f} after the continuation.", "",
+        "![held-out L1 over the base's run and its continuation](base_plateau.png)", ""])
+
+
 def _plot(curve, fifth: int, path: Path) -> None:
     import matplotlib
 
@@ -115,9 +134,12 @@ def main(argv=None):
     ap.add_argument("--report", type=Path, help="a continued run's folder: print the verdict, write benchmarks/base_plateau.json")
     a = ap.parse_args(argv)
     if a.report:
+        from e2gan.io import atomic_write_json, atomic_write_text
+
         r = report(a.report, Path(a.base) / "training_log.jsonl")
-        (HERE / "base_plateau.json").write_text(json.dumps(r, indent=2) + "\n")
-        print(json.dumps(r, indent=2))
+        atomic_write_json(HERE / "base_plateau.json", r)
+        atomic_write_text(HERE / "base_plateau.md", markdown(r))
+        print(markdown(r))
         return
     if not (a.data and a.test_data and a.out):
         ap.error("--data, --test-data and --out are needed to continue the base (or --report RUN)")

@@ -108,6 +108,9 @@ SEPARATE = (("base_encoders/base_encoders.md", "base_encoders/", "python -m benc
             ("few_pairs/plan.md", "few_pairs/", None),
             ("few_pairs/dev.md", "few_pairs/", "python -m benchmarks.few_pairs run --part dev && python -m benchmarks.few_pairs report --part dev"),
             ("few_pairs/gate.md", "few_pairs/", "python -m benchmarks.few_pairs run --part gate && python -m benchmarks.few_pairs report --part gate"),
+            ("few_pairs/capacity.md", "few_pairs/", "python -m benchmarks.few_pairs run --part capacity && python -m benchmarks.few_pairs report --part capacity"),
+            ("base_plateau.md", "", "python -m benchmarks.base_plateau --data DATA/train --test-data DATA/test --out RUN && "
+                                    "python -m benchmarks.base_plateau --report RUN"),
             ("transfer/transfer.md", "transfer/", "python -m benchmarks.transfer"),
             ("procedural_ablations/ablations.md", "procedural_ablations/", "python -m benchmarks.procedural_ablations"),
             ("procedural_bases/bases.md", "procedural_bases/", "python -m benchmarks.procedural_bases make && python -m benchmarks.procedural_bases run"),
