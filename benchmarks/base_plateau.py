@@ -79,7 +79,7 @@ def report(run: Path, zoo_log: Path) -> dict:
     result = {"original_last_fifth": gain(first, BASE_STEPS - BASE_STEPS // 5, BASE_STEPS),
               "continued_last_fifth": gain(curve, fifth, end),
               "new_concepts": {"l1_at_80k": first[-1][2], "l1_at_end": curve[-1][2]},
-              "line": LINE}
+              "line": LINE, "continued_held_out": [list(p) for p in more]}  # (step, L1 own concepts, L1 new concepts)
     result["plateau"] = result["continued_last_fifth"]["improvement"] < LINE
     _plot(curve, fifth, HERE / "base_plateau.png")
     return result
