@@ -434,9 +434,9 @@ def main(argv=None):
         run(s, out, a.part, arms, counts, seeds, a.shard)
     elif cap:
         ours = a.ours or "default"
-        rows = collect(s, out, "gate", [ours, "full"], [32], [0, 1, 2]) + collect(s, out, "capacity", [ours, "full"], [32], seeds)
-        res = capacity(s, rows, ours)
-        atomic_write_json(out / "capacity.json", {"settings": dataclasses.asdict(s), "rows": rows, "capacity": res})
+        own = collect(s, out, "capacity", [ours, "full"], [32], seeds)
+        res = capacity(s, collect(s, out, "gate", [ours, "full"], [32], [0, 1, 2]) + own, ours)
+        atomic_write_json(out / "capacity.json", {"settings": dataclasses.asdict(s), "rows": own, "capacity": res})  # gate rows: gate.json
         text = capacity_markdown(s, res, ours)
         atomic_write_text(out / "capacity.md", text)
         print(text)
