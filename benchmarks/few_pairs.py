@@ -290,7 +290,7 @@ def analyse(s: Settings, rows: list[dict], ours: str) -> dict:
         keys = sorted({(c, sd) for c, n, sd, a in by if n == count and a == ours and (c, n, sd, "scratch") in by})
         if not keys:
             continue
-        time_d, step_d, conv, full_d = [], [], [], []
+        time_d, step_d, conv = [], [], []
         for c, sd in keys:
             o, sc = by[(c, count, sd, ours)], by[(c, count, sd, "scratch")]
             mine = at_step(o["curve"], s.budget)
@@ -300,8 +300,6 @@ def analyse(s: Settings, rows: list[dict], ours: str) -> dict:
             hit = next((p for p in o["curve"] if p["psnr"] >= best["psnr"]), None)
             conv.append({"concept": c, "seed": sd, "scratch_best": best["psnr"], "scratch_best_step": best["step"],
                          "steps_to_it": hit["step"] if hit else None, "ratio": hit["step"] / max(best["step"], 1) if hit else math.inf})
-            if (c, count, sd, "full") in by:
-                full_d.append((c, mine["psnr"] - at_step(by[(c, count, sd, "full")]["curve"], s.budget)["psnr"]))
         units = [c for c, _ in keys]
         per_concept = {}
         for r in conv:
@@ -312,7 +310,7 @@ def analyse(s: Settings, rows: list[dict], ours: str) -> dict:
             "equal_steps": summarise(step_d, threshold=0.0, clusters=units),
             "convergence": {"concepts": len(per_concept), "met": met, "verdict": "holds" if met >= len(per_concept) / 2 else "fails",
                             "rows": conv},
-            **({"capacity": summarise([d for _, d in full_d], threshold=-0.3, clusters=[c for c, _ in full_d])} if full_d else {}),
+            **({"capacity": capacity(s, rows, ours, count)["claim"]} if any(n == count and a == "full" for _, n, _, a in by) else {}),
             "trainable_share": statistics.mean(by[(c, count, sd, ours)]["trainable"] / by[(c, count, sd, ours)]["base_parameters"] for c, sd in keys),
         }
     return res
