@@ -13,6 +13,8 @@ Two parts, on disjoint concepts, so that the recipe is chosen on other concepts 
 - ``gate``: the other 14 held-out concepts and fresh ones (concepts with an unseen primitive outside the teacher's
   held-out list), 16 and 32 pairs, 3 seeds: the chosen recipe (``default``), the paper's (``paper``), a full fine-tune
   and from scratch. Claims and the rule are written in benchmarks/RESULTS.md before the runs.
+- ``capacity``: 50 more such fresh concepts, only the recipe and a full fine-tune at 32 pairs, one seed: the capacity
+  claim, decided on these and the gate's 20 together (``report --part capacity``).
 
     python -m benchmarks.few_pairs prepare --base zoo:procedural-base --photos photos/
     python -m benchmarks.few_pairs run --part dev --shard 0/2 & python -m benchmarks.few_pairs run --part dev --shard 1/2
