@@ -23,7 +23,6 @@ from dataclasses import asdict
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BASE_STEPS = 80_000  # the zoo base's own run: its log is zoo/procedural-base/training_log.jsonl
 LINE = 0.02  # issue 20: "under 2% improvement over the last fifth of training"
 
 
@@ -67,7 +66,9 @@ def smoothed(points, at: int, width: int = 1000) -> float:
 
 def report(run: Path, zoo_log: Path) -> dict:
     first = held_out(zoo_log)
-    more = [p for p in held_out(run / "training_log.jsonl", BASE_STEPS) if p[0] > BASE_STEPS]
+    base_steps = first[-1][0]  # where the zoo base's own run ended
+    more = [p for p in held_out(run / "training_log.jsonl", base_steps) if p[0] > base_steps]
+    cfg = json.loads((run / "config.json").read_text())["meta"]["train_continued"]
     curve = first + more
     end = curve[-1][0]
     fifth = end - end // 5
@@ -76,35 +77,36 @@ def report(run: Path, zoo_log: Path) -> dict:
         a, b = smoothed(points, start), smoothed(points, stop)
         return {"from_step": start, "to_step": stop, "l1_from": round(a, 5), "l1_to": round(b, 5), "improvement": round((a - b) / a, 4)}
 
-    result = {"original_last_fifth": gain(first, BASE_STEPS - BASE_STEPS // 5, BASE_STEPS),
+    result = {"base_steps": base_steps, "continued": {k: cfg[k] for k in ("steps", "lr", "decay_start", "batch_size")},
+              "original_last_fifth": gain(first, base_steps - base_steps // 5, base_steps),
               "continued_last_fifth": gain(curve, fifth, end),
-              "new_concepts": {"l1_at_80k": first[-1][2], "l1_at_end": curve[-1][2]},
+              "new_concepts": {"l1_at_base": first[-1][2], "l1_at_end": curve[-1][2]},
               "line": LINE, "continued_held_out": [list(p) for p in more]}  # (step, L1 own concepts, L1 new concepts)
     result["plateau"] = result["continued_last_fifth"]["improvement"] < LINE
-    _plot(curve, fifth, HERE / "base_plateau.png")
+    _plot(curve, base_steps, fifth, HERE / "base_plateau.png")
     return result
 
 
 def markdown(r: dict) -> str:
-    o, c = r["original_last_fifth"], r["continued_last_fifth"]
+    o, c, k, n = r["original_last_fifth"], r["continued_last_fifth"], r["continued"], r["base_steps"]
     verdict = "holds: on its plateau" if r["plateau"] else "fails: still improving"
     return "\n".join([
         "## Is the base on its plateau? `zoo:procedural-base` continued", "",
         "Held-out L1 on the base's own concepts (its 64 probe concepts on 16 crops of the 10 test photos), the mean of the "
         "measurements within 1,000 steps of each end (one measurement moves about 0.5%). The continuation starts from the "
-        "zoo base's final weights, same data, batch 16, lr 1e-4 constant for 10,000 steps, then linearly to 0 (a second "
-        "anneal), fresh Adam moments.", "",
+        f"zoo base's final weights, same data, batch {k['batch_size']}, lr {k['lr']:g} constant for {int(k['steps'] * k['decay_start']):,} "
+        "steps, then linearly to 0 (a second anneal), fresh Adam moments.", "",
         "| run | last fifth | held-out L1 | improvement | < 2%? |", "|---|---|---|---|---|",
-        f"| the zoo base, 80,000 steps | {o['from_step']:,} -> {o['to_step']:,} | {o['l1_from']:.4f} -> {o['l1_to']:.4f} | "
+        f"| the zoo base, {n:,} steps | {o['from_step']:,} -> {o['to_step']:,} | {o['l1_from']:.4f} -> {o['l1_to']:.4f} | "
         f"{100 * o['improvement']:.1f}% | {'yes' if o['improvement'] < r['line'] else 'no'} |",
         f"| continued to {c['to_step']:,} steps | {c['from_step']:,} -> {c['to_step']:,} | {c['l1_from']:.4f} -> {c['l1_to']:.4f} | "
         f"{100 * c['improvement']:.1f}% | **{verdict}** |", "",
-        f"On the held-out concepts it never trained on, L1 {r['new_concepts']['l1_at_80k']:.4f} at 80,000 steps and "
+        f"On the held-out concepts it never trained on, L1 {r['new_concepts']['l1_at_base']:.4f} at {n:,} steps and "
         f"{r['new_concepts']['l1_at_end']:.4f} after the continuation.", "",
         "![held-out L1 over the base's run and its continuation](base_plateau.png)", ""])
 
 
-def _plot(curve, fifth: int, path: Path) -> None:
+def _plot(curve, base_steps: int, fifth: int, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -112,7 +114,7 @@ def _plot(curve, fifth: int, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.plot([p[0] for p in curve], [p[1] for p in curve], lw=1, label="held-out L1, the base's own concepts")
-    ax.axvline(BASE_STEPS, color="grey", ls="--", lw=0.8, label="the zoo base (80k); continued after")
+    ax.axvline(base_steps, color="grey", ls="--", lw=0.8, label=f"the zoo base ({base_steps:,} steps); continued after")
     ax.axvspan(fifth, curve[-1][0], color="orange", alpha=0.15, label="last fifth")
     ax.set_ylim(min(p[1] for p in curve) * 0.97, min(p[1] for p in curve) * 1.35)
     ax.set_xlabel("step")
