@@ -106,6 +106,14 @@ class Settings:
     threads: int = 1
 
 
+def portable_settings(s: Settings) -> dict:
+    """The settings as the committed results record them: folders relative to the repository (or zoo:NAME), never this
+    machine's paths."""
+    from e2gan.hub.sources import portable_ref
+
+    return {k: portable_ref(v) if k in ("base", "photos") else v for k, v in dataclasses.asdict(s).items()}
+
+
 def concepts(part: str, fresh: int = 6, more: int = 50) -> list[str]:
     """``dev``: the 10 held-out concepts the transfer gate trained on; ``gate``: the other 14 and ``fresh`` concepts with an
     unseen primitive outside the held-out list (a fixed random sample); ``capacity``: ``more`` such concepts besides the
@@ -140,7 +148,7 @@ def prepare(s: Settings, out: Path, names: list[str], counts=(16, 32)) -> None:
     """Teach each concept's pool and test pairs, then keep the k-means selections (indices into the pool)."""
     from e2gan.adapt.features import pair_features
     from e2gan.data.dataset import load_pairs
-    from e2gan.data.samples import teach_shipped_crops
+    from e2gan.teach import teach_shipped_crops
     from e2gan.registry import create_data_selector
     from e2gan.student import Student
 
@@ -436,7 +444,7 @@ def main(argv=None):
         ours = a.ours or "default"
         own = collect(s, out, "capacity", [ours, "full"], [32], seeds)
         res = capacity(s, collect(s, out, "gate", [ours, "full"], [32], [0, 1, 2]) + own, ours)
-        atomic_write_json(out / "capacity.json", {"settings": dataclasses.asdict(s), "rows": own, "capacity": res})  # gate rows: gate.json
+        atomic_write_json(out / "capacity.json", {"settings": portable_settings(s), "rows": own, "capacity": res})  # gate rows: gate.json
         text = capacity_markdown(s, res, ours)
         atomic_write_text(out / "capacity.md", text)
         print(text)
@@ -444,7 +452,7 @@ def main(argv=None):
         rows = collect(s, out, a.part, arms, counts, seeds)
         ours = a.ours or ("default" if "default" in arms else arms[0])
         alone = base_alone(s, out) if gate else None
-        atomic_write_json(out / f"{a.part}.json", {"settings": dataclasses.asdict(s), "rows": rows, "claims": analyse(s, rows, ours),
+        atomic_write_json(out / f"{a.part}.json", {"settings": portable_settings(s), "rows": rows, "claims": analyse(s, rows, ours),
                                                    **({"base_alone": alone} if alone else {})})
         text = markdown(s, a.part, rows, ours)
         if alone:

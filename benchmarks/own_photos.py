@@ -76,7 +76,8 @@ def main(argv=None):
         b = m["baselines"][a.prompt]
         rows.append({"fold": i, "train_photos": [n for n in names if n not in test_names][:8], "test_photos": test_names, "minutes": round(minutes, 2),
                      "psnr": m["per_prompt"][a.prompt]["psnr"], "identity": b["identity"]["psnr"], "base": b.get("base", {}).get("psnr"),
-                     "gain": b["gain_over_identity"], "finetune_output": log.strip().splitlines()[-3:]})
+                     "gain": b["gain_over_identity"],
+                     "finetune_output": [line.replace(f"{root}/", "") for line in log.strip().splitlines()[-3:]]})  # no temp folder
         print(f"[own photos] fold {i}: {rows[-1]['psnr']:.2f} dB, identity {rows[-1]['identity']:.2f}, gain {b['gain_over_identity']['mean']:+.2f} dB; "
               f"finetune {minutes:.1f} min", flush=True)
     res = {"prompt": a.prompt, "base": a.base, "crops": a.crops, "size": a.size, "rows": rows,

@@ -3,7 +3,7 @@
     python -m benchmarks.run                       # the quick CPU default (about 20 minutes on 2 cores)
     python -m benchmarks.run inference ablations   # some sections only
     python -m benchmarks.run --full                # the paper's protocol (256 px, long runs, 3 seeds): for a GPU
-    python -m benchmarks.run --size 128 --seeds 0 1 2 --steps 300 --out /tmp/bench
+    python -m benchmarks.run --size 128 --seeds 0 1 2 --steps 300 --out bench-out
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ CONCEPT_MODEL = "zoo:procedural-faded-red-accents"
 
 def held_out(tmp: Path, prompt: str, count: int = 12):
     from e2gan.data.dataset import PairedDataset
-    from e2gan.data.samples import teach_shipped_crops
+    from e2gan.teach import teach_shipped_crops
 
     teach_shipped_crops("procedural", [prompt], tmp / "data", SIZE, crops=16, test_crops=count, seed=0, colour_only=True)
     ds = PairedDataset(tmp / "data")

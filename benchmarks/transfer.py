@@ -66,7 +66,7 @@ def _slug(s: str) -> str:
 
 def prepare(cfg: TransferConfig, out: Path) -> dict:
     """Teach every held-out concept on the held-out photos (test) and the chosen ones on training photos."""
-    from e2gan.data.samples import teach_shipped_crops
+    from e2gan.teach import teach_shipped_crops
     from e2gan.registry import create_teacher
 
     teacher = create_teacher("procedural")
@@ -345,7 +345,7 @@ def main(argv=None):
             runs.append(json.loads(path.read_text()))
     groups = dict(setup["held_out"])
     if cfg.wider:
-        from e2gan.data.samples import teach_shipped_crops
+        from e2gan.teach import teach_shipped_crops
 
         groups["untrained-pool"] = wider_seen(base, cfg.wider)
         teach_shipped_crops("procedural", groups["untrained-pool"], setup["data"], cfg.size, 0, cfg.test_crops, colour_only=True)

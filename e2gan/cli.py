@@ -80,7 +80,7 @@ def watch_options(fn):
 
 
 def _watcher(out, data, prompt, kw):
-    from e2gan.engine.distributed import launched_shard
+    from e2gan.outputs import launched_shard
     from e2gan.engine.monitor import watcher_for
 
     if kw["patience"] is not None and launched_shard()[1] > 1:
@@ -114,7 +114,7 @@ def _train_config(kw):
 
 def _finished(out, kind: str, label: str) -> None:
     """After training wrote ``out`` (on the main process): drop another kind's stale markers, say where it is."""
-    from e2gan.engine.distributed import is_main_process
+    from e2gan.outputs import is_main_process
     from e2gan.outputs import remove_stale
 
     if is_main_process():
@@ -137,7 +137,7 @@ def _warn_unseen(student, prompt: str, what: str) -> None:
 
 def _echo_main(msg: str):
     """Echo once under `accelerate launch` (on the main process)."""
-    from e2gan.engine.distributed import is_main_process
+    from e2gan.outputs import is_main_process
 
     if is_main_process():
         click.echo(msg)
@@ -265,7 +265,7 @@ def teach(teacher, prompts, images, crops, held_out, out, size, seed, split, set
     else:
         train_ph, test_ph = split_photos(shipped_photos())
         sources = random_crops(test_ph if held_out else train_ph, 64 if crops is None else crops, size, seed=seed + (1000 if held_out else 0))
-    from e2gan.engine.distributed import launched_shard
+    from e2gan.outputs import launched_shard
 
     shard = launched_shard()  # under `accelerate launch --num_processes N` (or torchrun) each process teaches its share
     try:
@@ -329,14 +329,14 @@ def train_base(data, prompts, teacher, concepts, crops, photos, backbone, text_e
 
 def _teach_base_concepts(teacher, spec, prompts, data, crops, size, seed, photos=None) -> list[str]:
     from e2gan.data.concepts import choose_concepts
-    from e2gan.data.samples import teach_shipped_crops
+    from e2gan.teach import teach_shipped_crops
 
     if not prompts:
         if not spec:
             _fail("with --teacher, pass --concepts (e.g. representative:count=16) or --prompt for each concept")
         prompts = choose_concepts(teacher, spec, seed)
     _echo_main(f"{len(prompts)} base concepts ({spec or 'given'}): {'; '.join(prompts)}")
-    from e2gan.engine.distributed import launched_shard
+    from e2gan.outputs import launched_shard
 
     try:
         summary, = teach_shipped_crops(teacher, prompts, data, size, crops, 0, seed, progress=True,
@@ -874,7 +874,8 @@ def zoo_list(pattern):
 @click.option("--overwrite", is_flag=True, help="replace an existing --sheet")
 def zoo_show(name, sheet, overwrite):
     """One catalogue entry, as JSON."""
-    from e2gan.hub.zoo import contact_sheet, show
+    from e2gan.hub.zoo import show
+    from e2gan.runtime.sheet import contact_sheet
 
     name = name.removeprefix("zoo:")
     click.echo(json.dumps(show(name), indent=2))
@@ -912,7 +913,7 @@ def zoo_search(query):
 @click.option("--private", is_flag=True, help="create the repos private")
 def zoo_publish(names, private):
     """Push the catalogue's bases, then its concepts, to the repo ids it names (HF_ENDPOINT decides which Hub)."""
-    from e2gan.hub.zoo import publish_all
+    from e2gan.hub.publish import publish_all
 
     for row in publish_all(set(names) or None, private):
         click.echo(f"zoo:{row['name']} -> {row['repo_id']} (commit {row['commit'][:12]})")

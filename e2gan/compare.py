@@ -14,7 +14,7 @@ import torch
 from e2gan.adapt import adapt, lora_train_config
 from e2gan.config import DEFAULT_BASE, DEFAULT_TEACHER, AdaptConfig
 from e2gan.data.dataset import PairedDataset, load_pairs
-from e2gan.data.samples import teach_shipped_crops
+from e2gan.teach import teach_shipped_crops
 from e2gan.evaluate import evaluate
 from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
 from e2gan.metrics.stats import summarise

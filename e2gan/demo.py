@@ -18,7 +18,7 @@ from e2gan.config import (
     TrainConfig,
 )
 from e2gan.data.dataset import PairedDataset, PairTensors, load_pairs
-from e2gan.data.samples import teach_shipped_crops
+from e2gan.teach import teach_shipped_crops
 from e2gan.evaluate import IDENTITY, Identity, evaluate, mean_metrics, skipped_metrics
 from e2gan.files import WEIGHTS
 from e2gan.grids import concept_grid, grid

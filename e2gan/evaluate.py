@@ -157,8 +157,11 @@ def evaluate_model(student, model_ref: str, data, prompts=None, split: str | Non
     from e2gan.student import Student
 
     per = evaluate(student, data, prompts, split, fid=fid, clip=clip, lpips=lpips)
-    result = {"model": str(model_ref), "data": str(data), "split": split or "", "per_prompt": per, "mean": mean_metrics(per) if per else {},
-              "skipped": skipped_metrics(fid, clip is not None, lpips is not None if lpips_asked is None else lpips_asked)}
+    from e2gan.hub.sources import portable_ref, portable_text
+
+    skipped = skipped_metrics(fid, clip is not None, lpips is not None if lpips_asked is None else lpips_asked)
+    result = {"model": portable_ref(model_ref), "data": portable_ref(data), "split": split or "", "per_prompt": per,
+              "mean": mean_metrics(per) if per else {}, "skipped": {k: portable_text(v) for k, v in skipped.items()}}
     if not per:
         return result
     adapter = student.meta.get("adapter") or {}

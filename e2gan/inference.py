@@ -68,18 +68,22 @@ class ConceptModule(nn.Module):
 def concept_module(student, prompt: str, strength: float = 1.0, rewrite: bool = True) -> ConceptModule:
     """The student's generator for ``prompt`` alone, its LoRA merged at ``strength`` (the student is not changed).
 
+    ``strength`` multiplies the student's own (``Student.strength``: the weight ``--model a:W`` gave its adapter).
     ``rewrite``: where the backbone offers ``for_inference()`` (the same function as a faster graph, exact up to float
     rounding), use it; every export and runtime goes through here, so all of them get it."""
-    from e2gan.lora import set_strength
+    from e2gan.lora import WEIGHTS, set_strength
 
+    if not 0.0 <= strength <= 2.0:
+        raise ValueError(f"--strength {strength}: use a value from 0 (the base alone) to 1 (the adapter as trained), at most 2")
     generator = student.generator  # a base is used as it is (a copy could round differently: oneDNN picks kernels by layout)
+    total = float(getattr(student, "strength", 1.0)) * strength
     if hasattr(generator, "merge_and_unload"):
         generator = copy.deepcopy(generator)
-        set_strength(generator, strength)
+        set_strength(generator, total, WEIGHTS)
         generator = generator.merge_and_unload()
     elif strength != 1.0:
         raise ValueError(f"--strength {strength} scales an adapter's effect, and {student.meta.get('stage', 'this model')} has no adapter")
-    embeds, mask = student.embed([prompt], strength=strength)  # before merging: a learned prompt lives beside the adapter
+    embeds, mask = student.embed([prompt], strength=total)  # before merging: a learned prompt lives beside the adapter
     if embeds is not None:  # keep only the prompt's real tokens: smaller graph, same result
         embeds, mask = embeds.detach().cpu(), mask.cpu()
         keep = mask[0]

@@ -165,6 +165,11 @@ def load_adapter(student, folder, check_fingerprint: bool = True):
     return student
 
 
+#: what an adapter's weight in a mix may be (``--model a:W``): negative subtracts the concept, as peft's
+#: ``add_weighted_adapter`` does
+WEIGHTS = (-2.0, 2.0)
+
+
 def parse_weighted(spec: str) -> tuple[str, float]:
     """``"adapter:0.7"`` -> ``("adapter", 0.7)``; a reference without a weight (``zoo:NAME``, ``org/name@rev``) has weight 1."""
     ref, sep, tail = str(spec).rpartition(":")
@@ -182,9 +187,14 @@ def combine_adapters(student, folders: list, weights: list[float]):
     ``w``. ``student`` is the base, loaded; each adapter's record must name it (same fingerprint)."""
     from peft import PeftModel
 
-    if len(folders) == 1:
+    for w in weights:
+        if not WEIGHTS[0] <= float(w) <= WEIGHTS[1]:
+            raise ValueError(f"adapter weight {w}: use a value from {WEIGHTS[0]:g} to {WEIGHTS[1]:g} (1 is the adapter as trained, 0 leaves it "
+                             "out, a negative weight subtracts it)")
+    if len(folders) == 1:  # one adapter at weight w is that adapter at strength w, on every path (Student.strength)
         load_adapter(student, folders[0])
-        set_strength(student.generator, weights[0])
+        student.strength = float(weights[0])
+        set_strength(student.generator, student.strength, WEIGHTS)
         return student
     have = student.fingerprint()
     metas = []
@@ -228,18 +238,21 @@ def adapter_bytes(folder) -> int:
     return (Path(folder) / ADAPTER_WEIGHTS).stat().st_size
 
 
-def set_strength(model: nn.Module, strength: float) -> int:
-    """Scale every LoRA layer's effect: 0 is the base alone, 1 the adapter as trained (values in between
-    blend, above 1 exaggerate). Returns how many layers were scaled (0: the model has no adapter)."""
+def set_strength(model: nn.Module, strength: float, limits: tuple[float, float] = (0.0, 2.0)) -> int:
+    """Scale every active LoRA layer's effect with peft's own ``set_scale``: 0 is the base alone, 1 the adapter as trained
+    (values in between blend, above 1 exaggerate; a negative weight in a mix subtracts). Absolute, not cumulative: the
+    scale is set from the layer's ``lora_alpha / r`` each time, so a copy or a second call never compounds it. Returns how
+    many layers were scaled (0: the model has no adapter)."""
     from peft.tuners.lora import LoraLayer
 
-    if not 0.0 <= strength <= 2.0:
-        raise ValueError(f"--strength {strength}: use a value from 0 (the base alone) to 1 (the adapter as trained), at most 2")
+    lo, hi = limits
+    if not lo <= strength <= hi:
+        raise ValueError(f"--strength {strength}: use a value from 0 (the base alone) to 1 (the adapter as trained), at most {hi:g}"
+                         if lo == 0 else f"adapter weight {strength}: use a value from {lo:g} to {hi:g} (1 is the adapter as trained)")
     n = 0
     for m in model.modules():
         if isinstance(m, LoraLayer):
-            base = m.__dict__.setdefault("_e2gan_scaling", dict(m.scaling))
-            for name in m.scaling:
-                m.scaling[name] = base[name] * strength
+            for name in m.active_adapters:
+                m.set_scale(name, strength)
             n += 1
     return n

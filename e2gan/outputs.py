@@ -114,11 +114,19 @@ def remove_stale(out: Path, keep_kind: str) -> None:
                 (out / marker).unlink()
 
 
+def launched_shard() -> tuple[int, int]:
+    """``(rank, world)`` that ``accelerate launch`` or ``torchrun`` set for this process; ``(0, 1)`` otherwise."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    """True outside ``accelerate launch``/``torchrun``, and on the global rank 0 under them."""
+    return launched_shard()[0] == 0
+
+
 def training_lock(out):
     """Held for a whole training run into ``out`` by the process that writes it (rank 0 under ``accelerate launch``; the
     others write nothing): a second run into the same folder is refused instead of resuming the first one's checkpoints."""
-    from e2gan.engine.distributed import is_main_process
-
     if out is None or not is_main_process() or _real(out) in _HELD:  # held already by this process (adapt -> finetune)
         return contextlib.nullcontext()
     return _held(out)

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from e2gan.config import DEFAULT_DEVICE
 from e2gan.data.images import u8_to_unit, unit_to_u8
 from e2gan.files import ADAPTER_META, CONFIG, VERSION, WEIGHTS, read_config  # noqa: F401  (read_config re-exported)
-from e2gan.hub.sources import commit_of, resolve
+from e2gan.hub.sources import commit_of, portable_ref, resolve
 from e2gan.inference import pick_device
 from e2gan.io import atomic_save_file, atomic_write_json
 from e2gan.registry import create_backbone, create_text_encoder
@@ -75,6 +75,8 @@ class Student:
         self.text_encoder_name = text_encoder_name
         self.meta = dict(meta or {})
         self._embeds: dict[str, tuple] = {}
+        #: the weight its adapter runs at on every path (1: as trained; ``--model a:W`` sets W)
+        self.strength = 1.0
 
     # -- building -------------------------------------------------------------------------
     @classmethod
@@ -91,11 +93,13 @@ class Student:
         return cls(probe, backbone, encoder, text_encoder)
 
     # -- running --------------------------------------------------------------------------
-    def embed(self, prompts: list[str], device=None, strength: float = 1.0):
+    def embed(self, prompts: list[str], device=None, strength: float | None = None):
         """Prompt embeddings (cached per prompt; the text encoder is frozen). A prompt whose embedding an adapter
-        learned (``e2gan.prompts``) comes from there, blended towards the encoder's at ``strength`` below 1."""
+        learned (``e2gan.prompts``) comes from there, blended towards the encoder's at ``strength`` (default: the
+        student's own) below 1."""
         if self.text_encoder is None:
             return None, None
+        strength = self.strength if strength is None else strength
         learned = getattr(self.generator, "e2gan_prompts", None)  # e2gan.prompts.LearnedPrompts: trainable, never cached
         found = {p: learned.get(p, strength) for p in dict.fromkeys(prompts)} if learned is not None else {}
         missing = [p for p in dict.fromkeys(prompts) if p not in self._embeds and found.get(p) is None]
@@ -190,22 +194,8 @@ class Student:
             "config": dataclasses.asdict(gen.config),
             "text_encoder": None if self.text_encoder is None else {"name": self.text_encoder_name, "settings": self.text_encoder.settings},
             "e2gan_version": VERSION,
-            "meta": self.meta,
+            "meta": {**self.meta, **{k: portable_ref(v) for k, v in self.meta.items() if k == "source"}},
         }
-
-    def push_to_hub(self, repo_id: str, folder=None, **kw):
-        """Publish this student (``e2gan.hub.publish.push``): a base from memory (saved to a temporary folder first),
-        or the adapter folder it was loaded from / saved to (``folder``)."""
-        import tempfile
-
-        from e2gan.hub.publish import push
-
-        if folder is None:
-            if "adapter" in self.meta:
-                raise ValueError("pass folder= (the adapter folder) to publish an adapter")
-            folder = Path(tempfile.mkdtemp(prefix="e2gan-push-"))
-            self.save_pretrained(folder)
-        return push(folder, repo_id, **kw)
 
     # -- saving / loading -----------------------------------------------------------------
     def save_pretrained(self, folder) -> Path:

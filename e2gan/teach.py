@@ -25,6 +25,7 @@ from e2gan.data.images import (
     open_source,
     sha256_of_image,
 )
+from e2gan.data.samples import colour_photos, held_out_names, random_crops, shipped_photos, split_photos
 from e2gan.files import MANIFEST
 from e2gan.outputs import folder_lock
 from e2gan.registry import create_teacher
@@ -158,3 +159,27 @@ def _edit_isolating_failures(editor, batch, prompt, summary):
             summary.failed.append(Skipped(str(batch[0][0]), f"teacher failed on prompt {prompt!r}: {exc}"))
             return [None]
     return [_edit_isolating_failures(editor, [b], prompt, summary)[0] for b in batch]
+
+
+def teach_shipped_crops(teacher: str, concepts, data, size: int, crops: int, test_crops: int = 0, seed: int = 0,
+                        colour_only: bool | None = None, teacher_obj=None, progress: bool = False, shard: tuple[int, int] = (0, 1), photos=None):
+    """Teach ``concepts`` on random crops of the shipped photos: ``crops`` of the training photos as the
+    train split, ``test_crops`` of the held-out photos as the test split (the offline default data).
+    ``colour_only`` keeps grey textures out (they teach colour concepts nothing; default: what the teacher declares
+    as ``colour_only``); ``photos``: a folder from
+    ``e2gan photos`` whose photos join the shipped ones (colour concepts only). Resumable."""
+    if colour_only is None:
+        teacher_obj = teacher_obj or create_teacher(teacher)
+        colour_only = bool(getattr(teacher_obj, "colour_only", False))
+    if photos and not colour_only:
+        raise ValueError(f"--photos adds colour photos, for teachers whose concepts are colour edits (`colour_only`); teacher {teacher!r} "
+                         "also trains on grey textures: drop --photos")
+    train_ph, test_ph = split_photos(colour_photos(photos) if colour_only else shipped_photos(), held_out_names(photos))
+    summaries = []
+    if crops:
+        summaries.append(teach(teacher, concepts, random_crops(train_ph, crops, size, seed), data, size=size, seed=seed, split="train",
+                               teacher_obj=teacher_obj, progress=progress, shard=shard))
+    if test_crops:
+        summaries.append(teach(teacher, concepts, random_crops(test_ph, test_crops, size, seed + 1000), data, size=size, seed=seed,
+                               split="test", teacher_obj=teacher_obj, progress=progress, shard=shard))
+    return summaries

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from e2gan.engine import TrainConfig, train
-from e2gan.engine.distributed import is_main_process
+from e2gan.outputs import is_main_process
 from e2gan.io import write_training_log
 from e2gan.student import Student
 

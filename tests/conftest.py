@@ -12,7 +12,7 @@ import torch  # noqa: E402
 
 from e2gan.testing.tiny import photo  # noqa: E402
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("E2GAN_TEST_THREADS", "2")))  # make test-numerics runs the numerics tests at 1
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ def test_training_reduces_l1_to_the_teacher(tiny_data):
     assert after > before + 1.0, (before, after)
 
 
+@pytest.mark.numerics
 def test_same_seed_same_result(tiny_data):
     pairs = load_pairs(tiny_data, ["sepia", "cartoon"])
     outs = []

@@ -19,6 +19,7 @@ from e2gan.adapt import finetune
 from e2gan.config import TrainConfig
 from e2gan.data.dataset import load_pairs
 from e2gan.testing.net import free_port
+from e2gan.testing.tolerance import assert_close
 from e2gan.train import train_base
 
 OLAH = shutil.which("olah-cli", path=os.path.dirname(sys.executable))
@@ -94,8 +95,9 @@ print("ok")
     local_base = Student.from_pretrained(hub["base"])
     local_ad = Student.from_pretrained(hub["adapter"], base=str(hub["base"]))
     with torch.no_grad():
-        assert torch.equal(torch.load(tmp_path / "tiny-base.pt"), local_base(x, "sepia"))
-        assert torch.allclose(torch.load(tmp_path / "tiny-sepia.pt"), local_ad(x, "sepia"), atol=1e-6)
+        # another process (its own thread count): the same up to kernel rounding
+        assert_close(torch.load(tmp_path / "tiny-base.pt"), local_base(x, "sepia"), "the base through the Hub against the local folder")
+        assert_close(torch.load(tmp_path / "tiny-sepia.pt"), local_ad(x, "sepia"), "the adapter through the Hub against the local folder")
 
 
 def test_missing_repo_is_a_clear_error(hub):

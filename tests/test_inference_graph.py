@@ -8,6 +8,9 @@ import pytest
 import torch
 
 from e2gan import create_backbone
+from e2gan.testing.tolerance import assert_close
+
+pytestmark = pytest.mark.numerics  # run again under other kernels and threads (make test-numerics)
 
 REWRITES = [("coords",), ("head",), ("subpixel",), ("subpixel-2x2",), ("coords", "head", "subpixel")]
 
@@ -34,9 +37,9 @@ def test_rewrites_are_exact(rewrites, coords):
     with torch.no_grad():
         want, got = g(x, t, m), g.for_inference(rewrites)(x, t, m)
     assert want.abs().max() > 0.5, "the test model must not be near the identity"
-    assert (got - want).abs().max() < 1e-4
+    assert_close(got, want, f"the {rewrites} rewrites")
     with torch.no_grad():  # a second call leaves what is already rewritten as it is
-        assert (g.for_inference(rewrites).for_inference(rewrites)(x, t, m) - want).abs().max() < 1e-4
+        assert_close(g.for_inference(rewrites).for_inference(rewrites)(x, t, m), want, "rewritten twice")
 
 
 def test_subpixel_weight_matches_upsample_then_conv_at_the_borders():
@@ -46,7 +49,7 @@ def test_subpixel_weight_matches_upsample_then_conv_at_the_borders():
     w, x = torch.randn(4, 3, 3, 3), torch.randn(1, 3, 5, 7)
     want = torch.nn.functional.conv2d(torch.nn.functional.interpolate(x, scale_factor=2.0, mode="nearest"), w, padding=1)
     got = torch.nn.functional.pixel_shuffle(torch.nn.functional.conv2d(x, subpixel_weight(w), padding=1), 2)
-    assert (got - want).abs().max() < 1e-5
+    assert_close(got, want, "the sub-pixel conv against nearest x2 + conv")
 
 
 def test_rewritten_graph_exports_to_onnx_and_matches(tmp_path):
@@ -66,7 +69,7 @@ def test_rewritten_graph_exports_to_onnx_and_matches(tmp_path):
     with torch.no_grad():
         want = ConceptModule(g, t[:1], m[:1], 8).eval()(x).numpy()
     got = sess.run(None, {"image": x.numpy()})[0]
-    assert np.abs(got - want).max() < 1e-4
+    assert_close(got, want, "the rewritten graph in ONNX Runtime against eager")
 
 
 def test_rewrites_refuse_what_they_cannot_do():
@@ -99,4 +102,4 @@ def test_every_export_and_runtime_gets_the_default_rewrites():
     assert not hasattr(fast.generator.up1, "kernels") and type(fast.generator.up1).__name__ == "Upsample"
     x = torch.rand(1, 3, 37, 45) * 2 - 1
     with torch.no_grad():
-        assert (fast(x) - plain(x)).abs().max() < 1e-4
+        assert_close(fast(x), plain(x), "the rewritten concept module against the plain one")

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 # slow tier: CLI subprocesses killed and rerun
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.numerics]
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "HF_HUB_OFFLINE": "1"}
 

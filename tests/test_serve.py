@@ -39,7 +39,7 @@ def server(tmp_path_factory):
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "e2gan.cli", "serve", "--port", str(port), "--model", str(root / "invert"),
-                             "--max-pixels", "1000000", "--work-size", "128", "--max-upload-mb", "1"],
+                             "--model", f"{root / 'invert'}:0.5", "--max-pixels", "1000000", "--work-size", "128", "--max-upload-mb", "1"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
@@ -125,3 +125,25 @@ def test_the_http_api_loads_only_the_listed_models_and_refuses_big_uploads(serve
     assert (tmp_path / "noise.png").stat().st_size > 1_000_000
     with pytest.raises(Exception, match="(?i)maximum|too large|exceeds|size"):
         _api(url).predict(handle_file(str(tmp_path / "noise.png")), str(root / "invert"), 1.0, api_name="/edit_image")
+
+
+def test_the_http_api_s_model_choice_and_strength_change_the_pixels_as_documented(server, tmp_path):
+    """Serve's knobs through its HTTP API: the strength slider at 0.5 equals the concept offered at weight 0.5
+    (``--model invert:0.5``), and both differ from the concept at full strength."""
+    from gradio_client import handle_file
+
+    from e2gan.testing.tolerance import assert_pixels_differ, assert_same_pixels
+
+    url, root = server
+    from e2gan.testing.tiny import tiny_images
+
+    tiny_images(1, (48, 40), seed=9)[0].save(tmp_path / "p.png")
+    ref, api = str(root / "invert"), _api(url)
+
+    def edit(model, strength):
+        edited, _ = api.predict(handle_file(str(tmp_path / "p.png")), model, strength, api_name="/edit_image")
+        return np.asarray(Image.open(edited).convert("RGB"))
+
+    full, half, weighted = edit(ref, 1.0), edit(ref, 0.5), edit(f"{ref}:0.5", 1.0)
+    assert_same_pixels(weighted, half, "the concept offered at weight 0.5 against the strength slider at 0.5")
+    assert_pixels_differ(half, full, "strength 0.5 against 1")

@@ -20,6 +20,9 @@ from e2gan.lora import (
 from e2gan.student import Student
 from e2gan.testing import tiny_student
 from e2gan.train import train_base
+from e2gan.testing.tolerance import ATOL, assert_close
+
+pytestmark = pytest.mark.numerics  # run again under other kernels and threads (make test-numerics)
 
 X = torch.rand(2, 3, 32, 32) * 2 - 1
 
@@ -41,7 +44,7 @@ def test_base_round_trip(tmp_path, backbone, config):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "model.safetensors"]
     loaded = Student.from_pretrained(tmp_path)
     with torch.no_grad():
-        assert torch.equal(s(X, "sepia"), loaded(X, "sepia"))
+        assert torch.equal(s(X, "sepia"), loaded(X, "sepia"))  # bit-exact: one process, shapes and kernels, weights kept bit for bit
     assert loaded.fingerprint() == s.fingerprint()
     cfg = json.loads((tmp_path / "config.json").read_text())
     assert cfg["backbone"] == backbone
@@ -67,13 +70,13 @@ def test_adapter_round_trip_and_plain_peft(tmp_path, base_dir, tiny_data):
     loaded = Student.from_pretrained(tmp_path / "ad")
     assert loaded.meta["prompt"] == "sepia"
     with torch.no_grad():
-        assert torch.allclose(loaded(X, "sepia"), want, atol=1e-6)
+        assert_close(loaded(X, "sepia"), want, "the adapter loaded through e2gan")
     # through plain peft on a plain base module
     base = Student.from_pretrained(base_dir)
     peft_model = PeftModel.from_pretrained(base.generator, str(tmp_path / "ad"))
     emb, mask = base.embed(["sepia"] * 2)
     with torch.no_grad():
-        assert torch.allclose(peft_model(X, emb, mask), want, atol=1e-6)
+        assert_close(peft_model(X, emb, mask), want, "the adapter loaded through plain peft")
     cfg = json.loads((tmp_path / "ad" / "adapter_config.json").read_text())
     assert cfg["peft_type"] == "LORA" and cfg["rank_pattern"]
 
@@ -120,7 +123,7 @@ def test_merge_is_exact(base_dir, tmp_path):
         want = s(X, "sepia")
         merge_adapter(s)
         got = s(X, "sepia")
-    assert torch.allclose(got, want, atol=1e-5)
+    assert_close(got, want, "merged LoRA against unmerged")
 
 
 def test_adapter_refuses_a_different_base(base_dir, tmp_path, tiny_data):
@@ -178,11 +181,14 @@ def test_plain_peft_gives_e2gans_pixels(tmp_path, padding):
     e, m = base.embed(["warm tint"] * 2)
     with torch.no_grad():
         want = ours(x, "warm tint")
-        before = (plain(x, e, m) - want).abs().max().item()
+        before = plain(x, e, m)
         match_padding(plain)
-        after = (plain(x, e, m) - want).abs().max().item()
-    assert after <= 1e-5
-    assert (before <= 1e-5) == (padding == "zeros"), before
+        after = plain(x, e, m)
+    assert_close(after, want, "plain peft with match_padding against e2gan")
+    if padding == "zeros":
+        assert_close(before, want, "plain peft on a zero-padded base against e2gan")
+    else:  # peft's zero-padded LoRA convs differ from the reflect-padded base at the borders: far above rounding
+        assert float((before - want).abs().max()) > 100 * ATOL
 
 
 def test_serve_runners_load_only_the_listed_models(tmp_path):

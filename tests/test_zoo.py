@@ -79,7 +79,7 @@ def test_a_shipped_concept_edits_photos_offline(tmp_path):
 
 def test_finetune_starts_from_the_zoo_base_of_the_data_teacher(tmp_path):
     """Procedural pairs and no --base: the adapter starts from zoo:procedural-base, and the command says so."""
-    from e2gan.data.samples import teach_shipped_crops
+    from e2gan.teach import teach_shipped_crops
     from e2gan.hub.zoo import base_for_teacher
 
     assert base_for_teacher("procedural") == "zoo:procedural-base" and base_for_teacher("classic") == "zoo:classic-base"

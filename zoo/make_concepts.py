@@ -53,7 +53,7 @@ def entry(name: str, teacher: str, prompt: str, kind: str, metrics: dict) -> dic
 
 
 def main(argv=None) -> None:
-    from e2gan.data.samples import teach_shipped_crops
+    from e2gan.teach import teach_shipped_crops
     from e2gan.hub.card import write_local_card
     from e2gan.io import atomic_write_json
     from e2gan.registry import create_teacher

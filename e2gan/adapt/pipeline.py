@@ -47,7 +47,7 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
         attach(student, sorted(set(pairs.prompts)))
     student.meta["base_fingerprint"] = fingerprint
     student.meta["lora"].update(rescale=bool(rescale), learn_prompt=bool(learn_prompt))
-    from e2gan.engine.distributed import is_main_process
+    from e2gan.outputs import is_main_process
     from e2gan.outputs import training_lock
 
     with training_lock(out):

@@ -34,18 +34,6 @@ def make_accelerator(cfg):
         raise ValueError(f"--mixed-precision {cfg.mixed_precision}: {exc}") from None
 
 
-def launched_shard() -> tuple[int, int]:
-    """``(rank, world)`` that ``accelerate launch`` or ``torchrun`` set for this process; ``(0, 1)`` otherwise."""
-    import os
-
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def is_main_process() -> bool:
-    """True outside ``accelerate launch``/``torchrun``, and on the global rank 0 under them."""
-    return launched_shard()[0] == 0
-
-
 class Consensus:
     """Per step, every process learns whether any of them got SIGINT/SIGTERM and the largest elapsed time,
     so they all stop (and checkpoint) at the same step and follow the same lr schedule."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from e2gan.hub.sources import portable_ref
 from e2gan.files import (
     ADAPTER_META,
     CONFIG,
@@ -112,13 +113,17 @@ def model_card(folder, repo_id: str | None = None, base_id: str | None = None, b
     lines += quality
     if (folder / SAMPLES).exists():
         lines += [f"![samples: source | teacher | this model]({SAMPLES})", ""]
-    ref = repo_id or str(folder)
+    ref = repo_id or portable_ref(folder)  # zoo:NAME or a relative folder, never this machine's path
     lines += ["## Use it", "", "```bash", f"e2gan apply --model {ref} --input photo.jpg --out edited/" + ("" if adapter else f' --prompt "{use}"'),
               "```", "", "```python", "from e2gan.student import Student", f'student = Student.from_pretrained("{ref}")',
               f'edited = student.edit([image], "{use}")', "```", ""]
     if adapter:
+        # plain peft reads a folder or a Hub id: a zoo entry's folder is where e2gan's resolve() finds it
+        zoo = ref.startswith("zoo:")
+        where = f'str(resolve("{ref}"))' if zoo else f'"{ref}"'
         lines += ["Plain peft (the adapter is a peft LoRA on the base's generator):", "", "```python", "from peft import PeftModel",
-                  f'base = Student.from_pretrained("{base_id}")', f'model = PeftModel.from_pretrained(base.generator, "{ref}")', "```", ""]
+                  *(["from e2gan.hub.sources import resolve"] if zoo else []), f'base = Student.from_pretrained("{base_id}")',
+                  f"model = PeftModel.from_pretrained(base.generator, {where})", "```", ""]
     return ModelCard(f"---\n{data.to_yaml()}\n---\n" + "\n".join(lines) + "\n")
 
 

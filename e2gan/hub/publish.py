@@ -19,6 +19,8 @@ from e2gan.files import (
     WEIGHTS,
     read_adapter_meta,
 )
+from e2gan.hub.sources import zoo_dir
+from e2gan.hub.zoo import catalogue
 
 PUBLISHABLE = (".safetensors", ".json", ".md", ".png", ".jpg", ".jpeg", ".jsonl")
 #: plain-text files that describe how a model was made (a zoo entry's make.sh): left behind, and said so
@@ -50,8 +52,6 @@ def _base_hub_id(meta: dict, base_repo: str | None) -> tuple[str, str | None]:
     if HUB_ID.match(base) and not Path(base).exists():
         return base, meta.get("base_revision")
     if base.startswith("zoo:"):
-        from e2gan.hub.zoo import catalogue
-
         entry = catalogue()["bases"].get(base[4:], {})
         if entry.get("repo_id"):
             return entry["repo_id"], entry.get("revision")
@@ -91,3 +91,37 @@ def push(folder, repo_id: str, private: bool = False, revision: str | None = Non
     kind = "adapter" if adapter else "base"
     info = api.create_commit(repo_id, ops, commit_message=message or f"e2gan push: {kind} {folder.name}", revision=revision or "main")
     return info.oid, card
+
+
+def publish_all(only=None, private: bool = False) -> list[dict]:
+    """Push every catalogue entry that names a ``repo_id`` (bases first, so that concepts can name their base by Hub id);
+    ``only``: a subset of names. Returns what went where."""
+    cat = catalogue()
+    done = []
+    for section in ("bases", "concepts"):
+        for name, entry in cat.get(section, {}).items():
+            if only and name not in only:
+                continue
+            if not entry.get("repo_id"):
+                raise ValueError(f"zoo entry {name!r} names no repo_id in {zoo_dir() / 'catalogue.json'}: add one to publish it")
+            base_repo = None
+            if section == "concepts":
+                base = cat["bases"][entry["base"]]
+                base_repo = base["repo_id"] + (f"@{base['revision']}" if base.get("revision") else "")
+            oid, _ = push(zoo_dir() / entry["path"], entry["repo_id"], private=private, base_repo=base_repo,
+                          message=f"e2gan zoo publish: {name}")
+            done.append({"name": name, "kind": section[:-1], "repo_id": entry["repo_id"], "commit": oid})
+    return done
+
+
+def push_to_hub(student, repo_id: str, folder=None, **kw):
+    """Publish a student (:func:`push`): a base from memory (saved to a temporary folder first), or the adapter folder it
+    was loaded from or saved to (``folder``). A function beside ``push``, not a method: the model never imports publishing."""
+    import tempfile
+
+    if folder is None:
+        if "adapter" in student.meta:
+            raise ValueError("pass folder= (the adapter folder) to publish an adapter")
+        folder = Path(tempfile.mkdtemp(prefix="e2gan-push-"))
+        student.save_pretrained(folder)
+    return push(folder, repo_id, **kw)

@@ -27,6 +27,32 @@ def zoo_dir() -> Path:
         return here
 
 
+def portable_ref(ref) -> str:
+    """How a file that ships or is shared names a model or a folder: ``zoo:NAME`` for a zoo entry, a Hub id as it is,
+    else the path relative to the current folder (or only its name when it lies outside), never this machine's
+    absolute path."""
+    text = str(ref)
+    if text.startswith(("zoo:", "hf-hub:")) or not (os.path.isabs(text) or os.path.exists(text)):
+        return text
+    path = Path(text).resolve()
+    try:
+        rel = path.relative_to(zoo_dir().resolve())
+        if len(rel.parts) == 1:
+            return f"zoo:{rel.parts[0]}"
+    except ValueError:
+        pass
+    try:
+        return str(path.relative_to(Path.cwd().resolve())) or "."
+    except ValueError:
+        return path.name
+
+
+def portable_text(text: str) -> str:
+    """``text`` with this machine's home folder written as ``~`` (messages that name a cache, in shared results)."""
+    home = str(Path.home())
+    return text.replace(home + os.sep, "~" + os.sep) if home not in ("", os.sep) else text
+
+
 def resolve(name_or_path: str | os.PathLike, revision: str | None = None) -> Path:
     """Turn a model reference into a local folder (downloading from the Hub if needed)."""
     ref = str(name_or_path)

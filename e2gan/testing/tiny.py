@@ -24,6 +24,18 @@ def tiny_images(count: int = 4, size: int | tuple[int, int] = 32, seed: int = 0)
     return out
 
 
+def perturb_weights(module: torch.nn.Module, relative: float = 0.05, seed: int = 0) -> torch.nn.Module:
+    """Move every weight by ``relative`` of its tensor's spread (``relative`` itself where the tensor is constant, as a
+    zero-initialised head), so that the output depends on all of them. Relative, so the output stays in range: an absolute
+    step drove comodgan's unbounded output to thousands and saturated nearly every pixel, which tests nothing."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            spread = float(p.std()) if p.numel() > 1 else 0.0
+            p.add_(torch.randn(p.shape, generator=g).to(p) * relative * (spread or 1.0))
+    return module
+
+
 def photo(seed: int, size: int = 48) -> Image.Image:
     """One smooth synthetic photo (gradients + a disc) so edits have structure to act on."""
     return tiny_images(1, size, seed)[0]

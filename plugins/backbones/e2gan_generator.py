@@ -26,7 +26,7 @@ from torch import nn
 
 from e2gan.config import Bounded, bounded
 
-from .layers import ConvNormAct, ResnetBlock, TextFiLM, TransformerBlock, Upsample
+from .layers import ConvNormAct, ResnetBlock, TextFiLM, TransformerBlock, Upsample, with_coords
 
 
 @dataclass
@@ -41,19 +41,6 @@ class E2GANConfig(Bounded):
     film: bool = True
     padding: str = "zeros"  # peft's LoRA convs zero-pad: a zero-padded base makes merged == unmerged exactly
     coords: bool = False  # two extra input channels with the pixel's (y, x) in [-1, 1]: position-dependent edits (vignettes, light)
-
-
-def coordinates(like: torch.Tensor) -> torch.Tensor:
-    """(1, 2, H, W): each pixel's (y, x) in [-1, 1], for an image shaped like ``like``."""
-    h, w = like.shape[-2:]
-    ys = torch.linspace(-1, 1, h, dtype=like.dtype, device=like.device).view(1, 1, h, 1).expand(1, 1, h, w)
-    xs = torch.linspace(-1, 1, w, dtype=like.dtype, device=like.device).view(1, 1, 1, w).expand(1, 1, h, w)
-    return torch.cat([ys, xs], dim=1)
-
-
-def with_coords(image: torch.Tensor) -> torch.Tensor:
-    """Append (y, x) coordinate channels in [-1, 1] (CoordConv): the convolutions then know where a pixel is."""
-    return torch.cat([image, coordinates(image).expand(image.shape[0], -1, -1, -1)], dim=1)
 
 
 class E2GANGenerator(nn.Module):

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .e2gan_generator import coordinates
+from .layers import coordinates
 
 REWRITES = ("coords", "head", "subpixel", "subpixel-2x2")
 

@@ -21,6 +21,19 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown norm {kind!r}; use 'instance', 'instance_plain', 'batch', 'group' or 'none'")
 
 
+def coordinates(like: torch.Tensor) -> torch.Tensor:
+    """(1, 2, H, W): each pixel's (y, x) in [-1, 1], for an image shaped like ``like``."""
+    h, w = like.shape[-2:]
+    ys = torch.linspace(-1, 1, h, dtype=like.dtype, device=like.device).view(1, 1, h, 1).expand(1, 1, h, w)
+    xs = torch.linspace(-1, 1, w, dtype=like.dtype, device=like.device).view(1, 1, 1, w).expand(1, 1, h, w)
+    return torch.cat([ys, xs], dim=1)
+
+
+def with_coords(image: torch.Tensor) -> torch.Tensor:
+    """Append (y, x) coordinate channels in [-1, 1] (CoordConv): the convolutions then know where a pixel is."""
+    return torch.cat([image, coordinates(image).expand(image.shape[0], -1, -1, -1)], dim=1)
+
+
 class ConvNormAct(nn.Sequential):
     def __init__(self, cin, cout, kernel=3, stride=1, norm="instance", act=True, padding="zeros"):
         super().__init__(

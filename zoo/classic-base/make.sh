@@ -9,7 +9,7 @@ CROPS=${2:-2048}
 MINUTES=${3:-6}
 BATCH=${4:-32}
 E2GAN=${E2GAN:-e2gan}
-DATA=${DATA:-/tmp/e2gan-base-data}
+DATA=${DATA:-e2gan-base-data}
 CONCEPTS=("watercolor painting" "pencil sketch" "cartoon" "enhance details" "sepia" "night" "thermal camera" "pop art")
 pids=()
 for i in "${!CONCEPTS[@]}"; do

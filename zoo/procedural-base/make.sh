@@ -11,8 +11,8 @@
 # Usage: zoo/procedural-base/make.sh OUT_DIR [PHOTOS_DIR] [DATA_DIR]
 set -euo pipefail
 OUT=${1:?usage: make.sh OUT_DIR [PHOTOS_DIR] [DATA_DIR]}
-PHOTOS=${2:-/tmp/e2gan-photos}
-DATA=${3:-/tmp/e2gan-procedural-base-data}
+PHOTOS=${2:-e2gan-photos}
+DATA=${3:-e2gan-procedural-base-data}
 export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-0}
 E2GAN=${E2GAN:-e2gan}
 [ -d "$PHOTOS" ] || $E2GAN photos --out "$PHOTOS"
