@@ -188,7 +188,7 @@ def train_run(s: Settings, base, out: Path, concept: str, arm: str, count: int, 
     data = out / "data"
     pool, test = load_pairs(data, concept, "train"), load_pairs(data, concept, "test")
     pairs = pool.subset(json.loads((out / "selections.json").read_text())[f"{concept}|{count}"])
-    steps = s.scratch_steps if spec["kind"] == "scratch" else s.steps
+    steps = spec.get("steps") or (s.scratch_steps if spec["kind"] == "scratch" else s.steps)  # an arm may fix its own budget
     tcfg = lora_train_config(steps=steps, lr=spec["lr"], batch_size=s.batch, seed=seed, log_every=s.every)
     probe = QualityProbe(test, concept, s.every, steps)
     tmp = Path(tempfile.mkdtemp(prefix="e2gan-few-"))
