@@ -449,11 +449,16 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 @click.option("--runtime", type=click.Choice(["auto", "torch", "onnx", "openvino", "executorch"]), default="auto", show_default=True,
               help="where frames run: torch, or an fp32 export made on the fly in ONNX Runtime, OpenVINO or ExecuTorch (XNNPACK); auto: the "
                    "fastest installed one by the measured table (e2gan/runtime/measured.json), torch on a GPU")
+@click.option("--full-res", "full_res", type=click.Choice(["auto", "guided", "direct", "delta", "bicubic"]), default="auto", show_default=True,
+              help="a photo larger than the working size: edited there and carried to its own size by a colour-guided filter (guided), "
+                   "its change upsampled (delta), its output upsampled (bicubic), or the generator run on the whole photo (direct); auto: "
+                   "what the concept's measurements picked, else guided (docs/realtime.md)")
+@click.option("--work-size", default=None, type=int, help="side of the working size (its pixels as a square; default: the side the base trained at)")
 @click.option("--batch", default=8, show_default=True, help="frames per forward pass")
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"{DEVICE_HELP} (torch runtime)")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
 @click.option("--overwrite", is_flag=True, help="replace edited images or a video already at --out")
-def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, batch, device, revision, overwrite):
+def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, full_res, work_size, batch, device, revision, overwrite):
     """Edit an image, a folder of images, a video, or a webcam feed with a student (or several adapters combined)."""
     from e2gan.lora import parse_weighted
 
@@ -488,7 +493,12 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, ba
     prompt = prompt or student.meta.get("prompt")
     if not prompt:
         _fail(f"{model} is a multi-concept base: pass --prompt (its concepts: {', '.join(student.meta.get('prompts', []))})")
-    runner = ConceptRunner(student, prompt, runtime, device, strength, batch)
+    runner = ConceptRunner(student, prompt, runtime, device, strength, batch, full_res=None if full_res == "auto" else full_res,
+                           work_size=work_size)
+    from e2gan.fullres import work_pixels
+
+    work = f"{work_size} px" if work_size else work_pixels(student)[1]
+    click.echo(f"runtime {runner.runtime}; larger than the working size ({work}): {runner.full_res} ({runner.full_res_why})")
     if webcam is not None:
         reason = run_webcam(runner, webcam)
         if reason:
@@ -644,10 +654,14 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
 @click.option("--int8", "precision", flag_value="int8", help="static int8 quantisation calibrated on --data (onnx, executorch, openvino)")
 @click.option("--data", default=None, type=click.Path(exists=True, file_okay=False),
               help="the concept's pairs: calibration (train split) for --int8, and the quality and speed report (test split)")
+@click.option("--full-res", "full_res", type=click.Choice(["direct", "guided", "delta", "bicubic"]), default="direct", show_default=True,
+              help="onnx: export the full-resolution mode too (the concept at --work-size, carried to the photo's own size in the graph; "
+                   "see apply --full-res); direct: the concept alone")
+@click.option("--work-size", default=None, type=int, help="with --full-res: side of the working size (default: the side the base trained at)")
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=f"where the eager model loads ({DEVICE_HELP})")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
 @click.option("--overwrite", is_flag=True, help="replace an export already at --out")
-def export(model, prompt, fmt, out, size, strength, precision, data, device, revision, overwrite):
+def export(model, prompt, fmt, out, size, strength, precision, full_res, work_size, data, device, revision, overwrite):
     """Export one concept (adapter merged, prompt embedded) to ONNX, ExecuTorch, Core ML or OpenVINO, and check it against PyTorch."""
     import tempfile
 
@@ -687,14 +701,19 @@ def export(model, prompt, fmt, out, size, strength, precision, data, device, rev
         calibration = ds.read_images(train_recs)[0] if train_recs else None
         test = ds.read_images(test_recs) if test_recs else None
     if fmt != "onnx":
+        if full_res != "direct":
+            _fail(f"--full-res {full_res} exports to onnx only (the fixed-size formats take the working size: export at --size and carry "
+                  "the edit in the app, or use --format onnx)")
         _export_other(fmt, student, prompt, out, size, strength, precision, calibration, test, model)
         return
     try:
-        export_onnx(student, prompt, out, size, strength=strength, source=model, precision=precision, calibration=calibration)
+        export_onnx(student, prompt, out, size, strength=strength, source=model, precision=precision, calibration=calibration,
+                    full_res=full_res, work_size=work_size)
     except ValueError as exc:
         _fail(str(exc))
-    err = check_onnx(student, prompt, out, strength=strength)
-    click.echo(f"{precision}: max |onnxruntime - pytorch| = {err:.2e} on a {'x'.join(map(str, CHECK_SHAPE))} batch")
+    err = check_onnx(student, prompt, out, strength=strength, full_res=full_res, work_size=work_size)
+    what = f"a {'x'.join(map(str, CHECK_SHAPE))} batch" if full_res == "direct" else f"a photo larger than the working size, {full_res}"
+    click.echo(f"{precision}: max |onnxruntime - pytorch| = {err:.2e} on {what}")
     if precision != "fp32" and test is not None:
         with tempfile.TemporaryDirectory() as tmp:
             ref = export_onnx(student, prompt, Path(tmp) / "fp32.onnx", size, strength=strength, source=model)

@@ -143,13 +143,16 @@ class Student:
         return torch.cat(outs)
 
     @torch.no_grad()
-    def edit(self, images, prompt: str, batch_size: int = 8, strength: float = 1.0):
+    def edit(self, images, prompt: str, batch_size: int = 8, strength: float = 1.0, full_res: str | None = None, work_size: int | None = None):
         """PIL images (any sizes) -> edited PIL images of the same sizes, through the one inference path
         (``e2gan.inference``: the adapter merged at ``strength``, padded to the backbone's size multiple and cropped
-        back), so the pixels are those of ``e2gan apply``, the runtimes and the exports."""
+        back), so the pixels are those of ``e2gan apply``, the runtimes and the exports. A photo larger than the working
+        size (``work_size``, default: the side the base trained at) is edited there and carried to its own size by
+        ``full_res`` (``e2gan.fullres.MODES``; default: what the model's measurements picked, else ``guided``)."""
+        from e2gan.fullres import full_resolution
         from e2gan.inference import concept_module, edit_frames, edit_images
 
-        module = concept_module(self, prompt, strength).to(self.device)
+        module = full_resolution(self, concept_module(self, prompt, strength).to(self.device), full_res, work_size)
         return edit_images(lambda frames: edit_frames(module, frames, batch_size, self.device), images, batch_size)
 
     # -- prompts ----------------------------------------------------------------------------

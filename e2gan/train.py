@@ -39,7 +39,10 @@ def _train_whole(pairs, out, stage, backbone, text_encoder, cfg, backbone_config
         t0 = time.perf_counter()
         log = train(student, pairs, cfg, progress=progress, desc=desc, callback=callback, out=out, resume=resume)
         student.generator.cpu()
+        from e2gan.fullres import training_side
+
         student.meta.update({"stage": stage, "prompts": sorted(set(pairs.prompts)), "pairs": len(pairs), "train": asdict(cfg),
+                             "resolution": training_side(pairs, cfg),
                              "seconds": round(time.perf_counter() - t0, 2)})
         if not is_main_process():
             return student, log

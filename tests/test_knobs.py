@@ -40,9 +40,11 @@ def zoo(tmp_path_factory):
 
 
 def apply(zoo: Path, out: str, *args) -> np.ndarray:
-    """``e2gan apply ARGS --input photo.png --out OUT``: the edited photo as an array (``--runtime torch`` unless ARGS name
-    one: each runtime is held to torch's pixels by its own row, and an export per call would make the table slow)."""
+    """``e2gan apply ARGS --input photo.png --out OUT``: the edited photo as an array (``--runtime torch`` and ``--full-res
+    direct`` unless ARGS name them: each runtime and mode is held to its own row, an export per call would make the table
+    slow, and the references below run the generator on the whole photo)."""
     args = args if "--runtime" in args else (*args, "--runtime", "torch")
+    args = args if "--full-res" in args else (*args, "--full-res", "direct")
     code, text = run_cli("apply", *args, "--input", zoo / "photo.png", "--out", zoo / "edits" / out, "--overwrite")
     assert code == 0, text
     return np.asarray(Image.open(zoo / "edits" / out / "photo.png").convert("RGB"))
@@ -80,8 +82,9 @@ def test_strength_blends_and_equals_the_adapter_weight(zoo):
     to_base = lambda x: float(np.abs(x.astype(int) - base.astype(int)).mean())  # noqa: E731
     assert 0.3 * to_base(full) < to_base(half) < 0.7 * to_base(full), "strength 0.5 lies halfway between the base and the adapter"
     photo = Image.open(zoo / "photo.png")
-    assert_same_pixels(Student.from_pretrained(zoo / "a").edit([photo], "invert", strength=0.5)[0], half, "Student.edit(strength=0.5)")
-    assert_same_pixels(Student.combine([f"{zoo / 'a'}:0.5"]).edit([photo], "invert")[0], half, "Student.combine(['a:0.5']).edit")
+    assert_same_pixels(Student.from_pretrained(zoo / "a").edit([photo], "invert", strength=0.5, full_res="direct")[0], half,
+                       "Student.edit(strength=0.5)")
+    assert_same_pixels(Student.combine([f"{zoo / 'a'}:0.5"]).edit([photo], "invert", full_res="direct")[0], half, "Student.combine(['a:0.5']).edit")
 
 
 def test_weight_zero_is_the_base_and_strength_zero_too(zoo):
@@ -103,7 +106,7 @@ def test_size_resizes_the_short_side_before_editing(zoo):
     got = apply(zoo, "size24", "--model", zoo / "a", "--size", "24")
     assert got.shape == (24, 30, 3)
     photo = Image.open(zoo / "photo.png").convert("RGB").resize((30, 24), Image.LANCZOS)
-    want = np.asarray(Student.from_pretrained(zoo / "a").edit([photo], "invert")[0])
+    want = np.asarray(Student.from_pretrained(zoo / "a").edit([photo], "invert", full_res="direct")[0])
     assert_same_pixels(got, want, "--size 24 against Student.edit on the photo resized to 24 px")
 
 
@@ -111,6 +114,19 @@ def test_prompt_chooses_what_the_base_does(zoo):
     own = apply(zoo, "p-own", "--model", zoo / "a")
     assert_same_pixels(apply(zoo, "p-same", "--model", zoo / "a", "--prompt", "invert"), own, "--prompt naming the adapter's own prompt")
     assert_pixels_differ(apply(zoo, "p-other", "--model", zoo / "a", "--prompt", "mirror"), own, "--prompt mirror against invert", levels=0.5)
+
+
+def test_full_res_and_work_size_choose_how_a_photo_larger_than_the_working_size_is_edited(zoo):
+    """The photo (40x32) is larger than the adapter's working size (it trained at 32 px): the mode and the working size
+    each change the pixels; a working size above the photo edits it whole, as direct does. tests/test_fullres.py
+    checks what each mode's pixels are."""
+    direct = apply(zoo, "fr-direct", "--model", zoo / "a", "--full-res", "direct")
+    guided = apply(zoo, "fr-guided", "--model", zoo / "a", "--full-res", "guided")
+    assert_pixels_differ(guided, direct, "guided against direct", levels=0.5)
+    assert_same_pixels(apply(zoo, "fr-auto", "--model", zoo / "a", "--full-res", "auto"), guided, "auto (nothing measured) is guided")
+    assert_pixels_differ(apply(zoo, "fr-w24", "--model", zoo / "a", "--full-res", "guided", "--work-size", "24"), guided, "--work-size 24", levels=0.5)
+    assert_same_pixels(apply(zoo, "fr-w64", "--model", zoo / "a", "--full-res", "guided", "--work-size", "64"), direct,
+                       "a working size above the photo's")
 
 
 @pytest.mark.parametrize("runtime", ["auto", "onnx", pytest.param("openvino", marks=pytest.mark.slow), pytest.param("executorch", marks=pytest.mark.slow)])

@@ -47,6 +47,7 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
         attach(student, sorted(set(pairs.prompts)))
     student.meta["base_fingerprint"] = fingerprint
     student.meta["lora"].update(rescale=bool(rescale), learn_prompt=bool(learn_prompt))
+    from e2gan.fullres import training_side
     from e2gan.outputs import is_main_process
     from e2gan.outputs import training_lock
 
@@ -59,7 +60,7 @@ def finetune(base_ref: str, pairs: PairTensors, out, cfg: TrainConfig | None = N
         prompts = sorted(set(pairs.prompts))
         info = {"prompt": prompts[0] if len(prompts) == 1 else prompts, "trainable_parameters": student.num_parameters(True),
                 "base_parameters": student.num_parameters() - student.num_parameters(True), "train": asdict(cfg),
-                "seconds": round(time.perf_counter() - t0, 2), "lora": student.meta["lora"],
+                "seconds": round(time.perf_counter() - t0, 2), "lora": student.meta["lora"], "resolution": training_side(pairs, cfg),
                 **{k: student.meta[k] for k in ("world_size", "global_batch") if k in student.meta}, **(meta or {})}
         if is_main_process():  # under `accelerate launch`, one process writes
             save_adapter(student, out, base_ref, info)

@@ -32,8 +32,20 @@ def export_metadata(student, prompt: str, source: str | None, strength: float, p
     }
 
 
+def export_module(student, prompt: str, strength: float = 1.0, full_res: str | None = None, work_size: int | None = None) -> torch.nn.Module:
+    """What an export runs: the concept (``concept_module``), or with ``full_res`` the concept at the working size carried
+    to the photo's own size (``e2gan.fullres``), so a phone edits a full photo in one graph."""
+    module = concept_module(student, prompt, strength).cpu()
+    if not full_res or full_res == "direct":
+        return module
+    from e2gan.fullres import full_resolution
+
+    return full_resolution(student, module, full_res, work_size)
+
+
 def export_onnx(student, prompt: str, path, size: int = 256, opset: int = 17, strength: float = 1.0, source: str | None = None,
-                precision: str = "fp32", calibration: torch.Tensor | None = None) -> Path:
+                precision: str = "fp32", calibration: torch.Tensor | None = None, full_res: str | None = None,
+                work_size: int | None = None) -> Path:
     """Write ``path`` (.onnx) with dynamic batch, height and width, and e2gan's metadata in ``metadata_props``.
 
     ``precision``: ``fp32``; ``fp16`` (weights and activations, float32 in and out); ``int8`` (ONNX Runtime static
@@ -46,7 +58,7 @@ def export_onnx(student, prompt: str, path, size: int = 256, opset: int = 17, st
         raise ValueError(f"precision {precision!r}: use one of {', '.join(PRECISIONS)}")
     if precision == "int8" and (calibration is None or len(calibration) == 0):
         raise ValueError("int8 export needs calibration images: pass --data (the concept's pairs) to `e2gan export --int8`")
-    module = concept_module(student, prompt, strength).cpu()
+    module = export_module(student, prompt, strength, full_res, work_size)
 
     def save(tmp):
         trace_onnx(module, tmp, size, opset)
@@ -58,6 +70,8 @@ def export_onnx(student, prompt: str, path, size: int = 256, opset: int = 17, st
             _quantize_int8(tmp, calibration)
         model = onnx.load(tmp)
         meta = export_metadata(student, prompt, source, strength, precision, module.multiple)
+        if full_res and full_res != "direct":
+            meta["e2gan.full_res"] = f"{full_res}, working size {module.work_pixels} pixels"
         del model.metadata_props[:]
         for k, v in meta.items():
             model.metadata_props.add(key=k, value=v)
@@ -145,11 +159,17 @@ CHECK_SHAPE = (2, 3, 61, 67)  # sides that are not multiples of 8, unlike the ex
 
 
 @torch.no_grad()
-def check_onnx(student, prompt: str, path, shape=CHECK_SHAPE, strength: float = 1.0) -> float:
-    """Max |ONNX Runtime - eager| on a random batch of ``shape``."""
-    module = concept_module(student, prompt, strength).cpu()
+def check_onnx(student, prompt: str, path, shape=CHECK_SHAPE, strength: float = 1.0, full_res: str | None = None,
+               work_size: int | None = None) -> float:
+    """Max |ONNX Runtime - eager| on a random batch of ``shape`` (with ``full_res``: a photo twice the working side, so
+    that eager carries the edit as the export always does)."""
+    module = export_module(student, prompt, strength, full_res, work_size)
+    if full_res and full_res != "direct":
+        side = int(module.work_pixels ** 0.5)
+        shape = (shape[0], 3, 2 * side + 3, 2 * side + 5)
     x = torch.rand(*shape) * 2 - 1
-    want = module(x).numpy()
+    with torch.no_grad():
+        want = module(x).numpy()
     got = onnx_session(path).run(None, {"image": x.numpy()})[0]
     return float(abs(want - got).max())
 

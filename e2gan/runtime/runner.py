@@ -45,7 +45,7 @@ class ConceptRunner:
     """``frames (N, H, W, 3) uint8 -> edited frames`` for one prompt at one LoRA ``strength``."""
 
     def __init__(self, student, prompt: str, runtime: str = "torch", device: str = DEFAULT_DEVICE, strength: float = 1.0, batch: int = 8,
-                 onnx_path=None, threads: int | None = None):
+                 onnx_path=None, threads: int | None = None, full_res: str | None = None, work_size: int | None = None):
         if runtime == "auto":
             runtime = fastest_installed()[0] if pick_device(device).type == "cpu" else "torch"
         if runtime not in RUNTIMES:
@@ -56,6 +56,14 @@ class ConceptRunner:
         self.device = pick_device(device)
         self.student, self.threads = student, threads or torch.get_num_threads()
         self._sized: dict = {}
+        self._build(student, prompt, runtime, strength, onnx_path)
+        from e2gan.fullres import default_mode, full_resolution
+
+        # frames larger than the working size: the concept at that size (in the runtime), its edit carried in torch
+        self.full_res, self.full_res_why = (full_res, "asked for") if full_res else default_mode(student)
+        self.module = full_resolution(student, self.module, self.full_res, work_size)
+
+    def _build(self, student, prompt, runtime, strength, onnx_path):
         if runtime == "torch":
             self.module = concept_module(student, prompt, strength).to(self.device)
             return

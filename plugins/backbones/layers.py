@@ -101,8 +101,34 @@ class Attention(nn.Module):
         return self.to_out(out.transpose(1, 2).reshape(b, n, d))
 
 
+#: self-attention's keys and values come from a token grid of at most this many a side: 32 (1,024 tokens) is the whole
+#: grid of a 256 px image for a generator that attends at 1/8, so up to 256 px nothing changes, and above it the cost
+#: of attention grows with the pixels (queries), not with their square
+KV_GRID = 32
+
+
+def pooling_matrix(n, grid: int, like: torch.Tensor) -> torch.Tensor:
+    """``(ceil(n / s), n)``: averages of ``s = ceil(n / grid)`` consecutive positions (the last block may be shorter);
+    the identity when ``n <= grid``. Built from the size with integer arithmetic, so an exported graph keeps it dynamic."""
+    stride = (n + grid - 1) // grid
+    blocks = (n + stride - 1) // stride
+    member = (torch.arange(n, device=like.device) // stride)[None, :] == torch.arange(blocks, device=like.device)[:, None]
+    weight = member.to(like.dtype)
+    return weight / weight.sum(1, keepdim=True)
+
+
+def pooled_tokens(tokens: torch.Tensor, h, w, grid: int = KV_GRID) -> torch.Tensor:
+    """``tokens`` (B, h*w, C) of an h x w grid, average-pooled to at most ``grid`` x ``grid`` (B, <= grid**2, C); the
+    same tokens, exactly, when the grid is no larger (the pooling matrices are the identity)."""
+    b, _, c = tokens.shape
+    x = tokens.transpose(1, 2).reshape(b, c, h, w)
+    x = torch.matmul(torch.matmul(pooling_matrix(h, grid, x), x), pooling_matrix(w, grid, x).transpose(0, 1))
+    return x.flatten(2).transpose(1, 2)
+
+
 class TransformerBlock(nn.Module):
-    """Self-attention over image tokens, cross-attention on the prompt's token embeddings, MLP."""
+    """Self-attention over image tokens (keys and values from at most ``KV_GRID`` x ``KV_GRID`` of them: larger grids
+    are average-pooled, so cost stays linear in pixels), cross-attention on the prompt's token embeddings, MLP."""
 
     def __init__(self, dim, text_dim, heads=4, mlp_ratio=2):
         super().__init__()
@@ -116,7 +142,8 @@ class TransformerBlock(nn.Module):
     def forward(self, x, text=None, mask=None):
         b, c, hh, ww = x.shape
         t = x.flatten(2).transpose(1, 2)
-        t = t + self.self_attn(self.norm1(t))
+        n1 = self.norm1(t)
+        t = t + self.self_attn(n1, pooled_tokens(n1, hh, ww))
         if text is not None:
             t = t + self.cross_attn(self.norm2(t), text, mask)
         t = t + self.ff(self.norm3(t))
