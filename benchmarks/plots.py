@@ -111,7 +111,7 @@ def claims(rows: list[dict], path: Path, title: str) -> None:
     """A forest plot: each claim's mean paired difference (ours - other) with its bootstrap 95% interval,
     coloured by verdict, against the zero line (the rule's threshold)."""
     plt = _plt()
-    colour = {"holds": "tab:green", "fails": "tab:red", "inconclusive": "tab:grey"}
+    colour = {"holds": "tab:green", "fails": "tab:red", "inconclusive": "tab:grey", "inconclusive at this power": "tab:grey"}
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2), dpi=110)
     for i, c in enumerate(rows):
         ax.errorbar([c["mean"]], [i], xerr=[[c["mean"] - c["low"]], [c["high"] - c["mean"]]], fmt="o", capsize=4,

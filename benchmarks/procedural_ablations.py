@@ -92,7 +92,7 @@ def decide(res: dict) -> dict:
         gap = pooled(r, "all", [lab for lab in labels if lab.startswith("random:draw=") and lab.endswith(" 10%")], "random 10%")
         if gap:
             res["data_pool"] = {**gap, "fraction": 0.1, "verdict_1db": "holds" if gap["low"] >= 1.0 else
-                                ("fails" if gap["high"] < 1.0 else "inconclusive")}
+                                ("fails" if gap["high"] < 1.0 else "inconclusive at this power")}
     return res
 
 

@@ -563,9 +563,14 @@ def serve(models, port, no_zoo, runtime, device, max_pixels, max_upload_mb, work
 @click.option("--grid", type=click.Path(dir_okay=False), help="write a source | teacher | student PNG grid here")
 @click.option("--out", type=click.Path(dir_okay=False), help="write the metrics JSON here")
 @click.option("--report", type=click.Path(dir_okay=False), help="write an HTML report (metrics table, skipped metrics, grid) here")
+@click.option("--full-res", "full_res", multiple=True, type=click.Choice(["all", "guided", "delta", "bicubic", "direct"]),
+              help="also measure these full-resolution modes on the pairs at their own size (teach them at the size you edit at, e.g. "
+                   "--size 1024) and say which one to use with apply --full-res; repeatable, or all")
+@click.option("--work-size", default=None, type=int, help="with --full-res: the working side (default: the side the base trained at)")
 @click.option("--revision", default=None, help="Hub revision (branch, tag or commit) of --model")
 @click.option("--overwrite", is_flag=True, help="replace --out, --grid or --report files that exist")
-def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, clip_model, grid, out, report, revision, overwrite):
+def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, clip_model, grid, full_res, work_size, out, report, revision,
+             overwrite):
     """Compare a student with the teacher on held-out pairs: PSNR, SSIM, LPIPS, FID, KID, CLIP score.
 
     Metrics whose weights are not on this machine are listed as skipped, with the reason."""
@@ -614,12 +619,20 @@ def eval_cmd(model, data, video, frames, device, prompts, split, fid, lpips, cli
         line = f"{'':28s} identity psnr={b['identity']['psnr']:.4g}"
         if "base" in b:
             line += f"  base without adapter psnr={b['base']['psnr']:.4g}"
-        g = b["gain_over_identity"]
-        line += f"  student gain over identity {g['mean']:+.2f} dB [{g['low']:+.2f}, {g['high']:+.2f}]"
-        click.echo(line + ("" if b["clearly_better"] else "  NOT clearly better than returning the input unchanged"))
+        click.echo(line)
+        _echo_verdicts(b)
         for fix in b.get("likely_fixes", []):
             click.echo(f"{'':28s} try: {fix}")
     click.echo("mean".ljust(29) + "  ".join(f"{k}={v:.4g}" for k, v in result["mean"].items()))
+    if full_res:
+        from e2gan.evaluate import full_res_scores
+        from e2gan.fullres import MODES
+
+        modes = MODES if "all" in full_res else tuple(dict.fromkeys(full_res))
+        result["full_res"] = full_res_scores(student, data, list(per), split or None, modes, work_size)
+        for p, r in result["full_res"].items():
+            click.echo(f"{p:28s} at {r['size']} (working size {r['work']}): " + ", ".join(f"{m} psnr={v:.4g}" for m, v in r["psnr"].items())
+                       + f"  -> use --full-res {r['pick']}")
     if fid:
         click.echo(result["caveat"])
     for k, why in result["skipped"].items():
@@ -738,6 +751,19 @@ def _export_other(fmt, student, prompt, out, size, strength, precision, calibrat
                    f"to the teacher {rep['psnr_to_teacher']:.2f} dB (PyTorch fp32: {rep['fp32_psnr_to_teacher']:.2f} dB); "
                    f"{rep['ms_per_image']:.1f} ms/image")
     click.echo(f"{fmt}: {Path(path).resolve()}")
+
+
+def _echo_verdicts(b: dict) -> None:
+    """eval's two verdicts, each with its interval: against returning the input, and against the base alone."""
+    from e2gan.metrics.stats import interval_text
+
+    g = b["gain_over_identity"]
+    word = "clearly better than" if g["verdict"] == "holds" else "NOT clearly better than" if g["verdict"] == "fails" else f"{g['verdict']} against"
+    click.echo(f"{'':28s} verdict: {word} returning the input unchanged: {interval_text(g)}")
+    if b.get("gain_over_base"):
+        o = b["gain_over_base"]
+        word = "better than" if o["verdict"] == "holds" else "NOT better than" if o["verdict"] == "fails" else f"{o['verdict']} against"
+        click.echo(f"{'':28s} verdict: {word} the base alone (what training added): {interval_text(o)}")
 
 
 def _video_flicker(student, video, prompts, frames, device, out):

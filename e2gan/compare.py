@@ -17,13 +17,13 @@ from e2gan.data.dataset import PairedDataset, load_pairs
 from e2gan.teach import teach_shipped_crops
 from e2gan.evaluate import evaluate
 from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
-from e2gan.metrics.stats import summarise
+from e2gan.metrics.stats import INCONCLUSIVE, MIN_UNITS, interval_text, summarise
 from e2gan.teach import teach
 
 DEFAULTS = {
-    "searcher": ["simple", "uniform:rank=1", "uniform:rank=4", "random", "svd-energy", "greedy"],
+    "searcher": ["uniform:rank=4", "simple", "uniform:rank=1", "random", "svd-energy", "greedy"],
     "scorer": ["weight-delta", "fisher", "taylor", "random"],
-    "selector": ["kmeans", "random", "all"],
+    "selector": ["all", "kmeans", "random"],
 }
 
 
@@ -190,6 +190,9 @@ def paired_vs_reference(result: dict) -> dict:
     summary, rows = result["summary"], result["rows"]
     if not summary:
         return result
+    want = reference_of(result.get("kind", ""))
+    lead = next((i for i, s in enumerate(summary) if s["strategy"] == want), 0)
+    summary.insert(0, summary.pop(lead))  # finetune's own default is what every other strategy must beat
     ref = result["reference"] = summary[0]["strategy"]
     by = {(r["strategy"], r["concept"], r["seed"]): r["psnr"] for r in rows}
     several = len({c for _, c, _ in by}) > 1
@@ -199,6 +202,12 @@ def paired_vs_reference(result: dict) -> dict:
             diffs = [by[(s["strategy"], c, sd)] - by[(ref, c, sd)] for c, sd in keys]
             s["vs_reference"] = summarise(diffs, threshold=0.0, strict=True, clusters=[c for c, _ in keys] if several else None)
     return result
+
+
+def reference_of(kind: str) -> str:
+    """What ``finetune`` does by default for ``kind``: the strategy a comparison keeps unless another clearly wins."""
+    d = AdaptConfig()
+    return {"searcher": d.search, "scorer": d.scorer or "weight-delta", "selector": d.select}.get(kind, "")
 
 
 def psnr_cell(r: dict, seeds) -> str:
@@ -213,7 +222,8 @@ def markdown(result: dict) -> str:
              f"Base `{result['base']}`; concepts {', '.join(result['concepts'])}; {result['steps']} LoRA steps at {result['size']} px; "
              f"seeds {seeds}. Quality: PSNR{spread} / SSIM to the teacher on held-out photos, mean over concepts and seeds.", "",
              f"Paired differences: each strategy minus `{result.get('reference')}` on the same concept and seed, mean and bootstrap 95% "
-             "interval; 'holds' / 'fails' / 'inconclusive' by the rule of e2gan.metrics.stats (the claim: better than the reference).", "",
+             "interval; 'holds' / 'fails' / 'inconclusive at this power' by the rule of e2gan.metrics.stats (the claim: better than the "
+             "reference, finetune's default; fewer than 5 units get no interval).", "",
              "| strategy | PSNR dB | Δ vs reference dB [95% CI] | verdict | SSIM | trainable weights (budget) | pairs used | search/score/select s | search steps | train s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     if result.get("identity"):
@@ -222,7 +232,7 @@ def markdown(result: dict) -> str:
         budget = r.get("budget")
         weights = f"{r['trainable']:.0f}" + (f" ({budget:,}{', over' if r['trainable'] > budget else ''})" if budget else "")
         v = r.get("vs_reference")
-        delta = f"{v['mean']:+.2f} [{v['low']:+.2f}, {v['high']:+.2f}] (n={v['n']})" if v else "reference"
+        delta = interval_text(v, "") if v else "reference (finetune's default)"
         lines.append(f"| {r['strategy']} | {psnr_cell(r, seeds)} | {delta} | {v['verdict'] if v else ''} | {r['ssim']:.3f} | {weights} | {r['data_used']:.0f} | "
                      f"{r['search_s']:.1f} | {r['search_steps']:.0f} | {r['train_s']:.1f} |")
     return "\n".join(lines + ["", "\n\n".join(advice(result))]) + "\n"
@@ -242,7 +252,7 @@ def advice(result: dict) -> list[str]:
                          "edit yet (more pairs or steps, or another base, before comparing strategies).")
     ref = result.get("reference")
     rows = [r for r in result["summary"][1:] if r.get("vs_reference")]
-    undecided = [r for r in rows if r["vs_reference"]["verdict"] == "inconclusive"]
+    undecided = [r for r in rows if r["vs_reference"]["verdict"] == INCONCLUSIVE]
     several = len(result["concepts"]) > 1
     unit = "concepts" if several else "seeds"
     if undecided:
@@ -254,19 +264,22 @@ def advice(result: dict) -> list[str]:
             if n:
                 need.append(n)
         have = rows[0]["vs_reference"]["n"]
-        if have < 2:
-            lines.append(f"**Too small to decide**: n={have} {unit[:-1]} gives no interval; run more {unit} (`--seeds 0,1,2`"
-                         + (", more --concepts" if several else "") + ").")
+        top = max(rows, key=lambda r: r["vs_reference"]["mean"])
+        if top["vs_reference"]["mean"] > 0 and top["vs_reference"]["verdict"] != "holds":
+            lines.append(f"Best mean: `{top['strategy']}`, {top['vs_reference']['mean']:+.2f} dB over `{ref}`, **not decided** "
+                         f"({interval_text(top['vs_reference'])}).")
+        if have < MIN_UNITS:
+            lines.append(f"**Too small to decide**: n={have} {unit} gives no interval (at least {MIN_UNITS}); run more {unit} "
+                         f"({'more --concepts' if several else '`--seeds 0,1,2,3,4`'})" + (f": the observed spread says about {min(need)}-{max(need)}" if need else "") + ".")
         elif need:
             lines.append(f"**Too small to decide** for {len(undecided)} of {len(rows)} strategies (n={have} {unit}): their gaps to `{ref}` would "
                          f"need about {min(need)}-{max(need)} {unit} to be told from the noise.")
     better = [r for r in rows if r["vs_reference"]["verdict"] == "holds"]
     if better:
         best = max(better, key=lambda r: r["vs_reference"]["mean"])
-        lines.append(f"**Recommendation:** `{best['strategy']}`: better than `{ref}` by {best['vs_reference']['mean']:+.2f} dB "
-                     f"[{best['vs_reference']['low']:+.2f}, {best['vs_reference']['high']:+.2f}].")
+        lines.append(f"**Recommendation:** `{best['strategy']}`: better than `{ref}` (finetune's default) by {interval_text(best['vs_reference'])}.")
     else:
-        lines.append(f"**Recommendation:** no strategy is clearly better than `{ref}`; keep it (or the cheapest within the noise).")
+        lines.append(f"**Recommendation:** keep `{ref}` (finetune's default): no strategy is clearly better than it.")
     return lines
 
 

@@ -86,7 +86,9 @@ def test_eval_shows_identity_and_base_beside_the_student(tmp_path, tiny_data):
     b = m["baselines"]["sepia"]
     # a barely trained residual student is (almost) the identity: not clearly better, and said so
     assert abs(b["identity"]["psnr"] - m["per_prompt"]["sepia"]["psnr"]) < 0.5 and "base" in b
-    assert not b["clearly_better"] and "NOT clearly better than returning the input unchanged" in res.output
+    assert not b["clearly_better"] and "verdict: inconclusive at this power against returning the input unchanged" in res.output
+    assert "fewer than 5 units, no interval" in res.output  # 4 test photos: no interval is given, and it says so
+    assert "against the base alone (what training added)" in res.output and "gain_over_base" in b
     assert "Not clearly better than returning the input unchanged" in (tmp_path / "r.html").read_text()
 
 

@@ -69,9 +69,11 @@ def test_evaluate_hands_back_outputs_and_reuses_teacher_features(tiny_data):
 def test_stats_rule_decides_by_the_interval():
     from e2gan.metrics.stats import bootstrap_ci, summarise, verdict
 
-    assert verdict(0.5, 2.0) == "holds" and verdict(-2.0, -0.1) == "fails" and verdict(-0.5, 0.5) == "inconclusive"
-    assert summarise([3.5, 4.0, 4.2, 3.8], threshold=3.0)["verdict"] == "holds"
-    assert summarise([-1.0, 2.0, 0.5, -0.8])["verdict"] == "inconclusive"
+    assert verdict(0.5, 2.0) == "holds" and verdict(-2.0, -0.1) == "fails" and verdict(-0.5, 0.5) == "inconclusive at this power"
+    assert summarise([3.5, 4.0, 4.2, 3.8, 3.9], threshold=3.0)["verdict"] == "holds"
+    few = summarise([3.5, 4.0, 4.2, 3.8], threshold=3.0)  # 4 units: no interval, said so
+    assert few["verdict"] == "inconclusive at this power" and few["low"] is None and "fewer than 5 units" in few["note"]
+    assert summarise([-1.0, 2.0, 0.5, -0.8, 0.1])["verdict"] == "inconclusive at this power"
     mean, low, high = bootstrap_ci([1.0, 2.0, 3.0, 4.0])
     assert mean == 2.5 and 1.0 <= low < 2.5 < high <= 4.0
 
@@ -79,8 +81,8 @@ def test_stats_rule_decides_by_the_interval():
 def test_a_better_than_claim_is_strict():
     from e2gan.metrics.stats import summarise
 
-    assert summarise([0.0, 0.0, 0.0], strict=True)["verdict"] == "fails"  # identical results are no win
-    assert summarise([0.0, 0.0, 0.0])["verdict"] == "holds"  # ... but are "at least as good"
+    assert summarise([0.0] * 5, strict=True)["verdict"] == "fails"  # identical results are no win
+    assert summarise([0.0] * 5)["verdict"] == "holds"  # ... but are "at least as good"
 
 
 def test_training_leaves_the_callers_thread_count_alone(tiny_data):

@@ -149,3 +149,17 @@ def test_a_guided_export_keeps_the_photo_size_dynamic(invert, tmp_path):
         x = torch.rand(1, 3, h, w) * 2 - 1
         with torch.no_grad():
             assert_close(session.run(None, {"image": x.numpy()})[0], module(x), f"the guided export at {h}x{w}")
+
+
+def test_eval_measures_every_mode_at_the_pairs_size_and_says_which_to_use(tiny_data, tmp_path):
+    import json
+
+    code, text = run_cli("finetune", "--base", "zoo:classic-base", "--data", tiny_data, "--prompt", "sepia", "--steps", "2", "--batch-size", "2",
+                         "--out", tmp_path / "ad")
+    assert code == 0, text
+    code, text = run_cli("eval", "--model", tmp_path / "ad", "--data", tiny_data, "--full-res", "all", "--work-size", "16", "--no-lpips",
+                         "--out", tmp_path / "m.json")
+    assert code == 0, text
+    assert "at 32x32 (working size 16 px): guided psnr=" in text and "-> use --full-res" in text
+    got = json.loads((tmp_path / "m.json").read_text())["full_res"]["sepia"]
+    assert set(got["psnr"]) == {"guided", "delta", "bicubic", "direct"} and got["pick"] == max(got["psnr"], key=got["psnr"].get)

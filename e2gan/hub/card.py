@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from e2gan.hub.sources import portable_ref
+from e2gan.metrics.stats import INCONCLUSIVE, MIN_UNITS, interval_text
 from e2gan.files import (
     ADAPTER_META,
     CONFIG,
@@ -57,16 +58,33 @@ def _quality(metrics: dict, prompt: str | None) -> tuple[list[str], list]:
         if not g:
             continue
         n = f"{g['n']} photos" if g.get("pairs") else f"{g['n']} test pairs"
-        if b.get("clearly_better"):
-            lines.append(f"**Verdict ({p}): clearly better than returning the input unchanged**: {g['mean']:+.2f} dB [{g['low']:+.2f}, "
-                         f"{g['high']:+.2f}] (95% bootstrap interval over {n}).")
+        if g["n"] < MIN_UNITS:  # an interval over 2-4 photos is the photos' own values: none is given
+            lines.append(f"**Verdict ({p}): {INCONCLUSIVE}** against returning the input unchanged: {g['mean']:+.2f} dB on average over "
+                         f"only {n} (fewer than {MIN_UNITS}: no interval). Measure on more held-out photos to decide.")
+        elif b.get("clearly_better"):
+            lines.append(f"**Verdict ({p}): clearly better than returning the input unchanged**: {interval_text(g)} (95% bootstrap interval "
+                         f"over {n}).")
         else:
-            lines.append(f"**Verdict ({p}): NOT clearly better than returning the input unchanged**: {g['mean']:+.2f} dB [{g['low']:+.2f}, "
-                         f"{g['high']:+.2f}] over {n}. Treat it as an experiment, not a working edit.")
+            lines.append(f"**Verdict ({p}): NOT clearly better than returning the input unchanged**: {interval_text(g)} over {n}. Treat it as "
+                         "an experiment, not a working edit.")
             lines += [f"- try: {f}" for f in b.get("likely_fixes", [])]
+        if b.get("gain_over_base"):
+            lines.append(f"- over its base alone: {interval_text(b['gain_over_base'])}, {b['gain_over_base']['verdict']}.")
     if metrics.get("caveat"):
         lines.append(f"\n{metrics['caveat']}")
     return lines + [""], results
+
+
+def _full_res(info: dict) -> list[str]:
+    """The card's "At a photo's own size" section: which full-resolution mode the measurements picked, with the numbers."""
+    fr = info.get("full_res")
+    if not isinstance(fr, dict) or "mode" not in fr:
+        return []
+    scores = ", ".join(f"{m} {v:.2f} dB" for m, v in sorted((fr.get("psnr") or {}).items(), key=lambda kv: -kv[1]))
+    return ["## At a photo's own size", "",
+            f"A photo larger than the working size is edited there and carried to its own size: `e2gan apply` uses "
+            f"**`{fr['mode']}`** for this concept (`--full-res` chooses another). Measured against the teacher run at "
+            f"{fr.get('size', '?')} px on the held-out photos: {scores} (benchmarks/fullres).", ""]
 
 
 def model_card(folder, repo_id: str | None = None, base_id: str | None = None, base_rev: str | None = None):
@@ -110,7 +128,7 @@ def model_card(folder, repo_id: str | None = None, base_id: str | None = None, b
         else:
             lines.append(f"- {info.get('pairs', '?')} training pairs")
         lines.append("")
-    lines += quality
+    lines += quality + _full_res(info)
     if (folder / SAMPLES).exists():
         lines += [f"![samples: source | teacher | this model]({SAMPLES})", ""]
     ref = repo_id or portable_ref(folder)  # zoo:NAME or a relative folder, never this machine's path

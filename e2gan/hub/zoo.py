@@ -14,7 +14,7 @@ SCHEMA = {
     "bases": {"path": str, "teacher": str, "backbone": str, "text_encoder": str, "resolution": int, "concepts": list, "made_by": str,
               "licence": str, "repo_id?": (str, type(None)), "revision?": (str, type(None)), "metrics?": dict},
     "concepts": {"path": str, "base": str, "teacher": str, "prompt": str, "licence": str, "metrics": dict, "made_by": str,
-                 "kind?": str, "repo_id?": (str, type(None)), "revision?": (str, type(None))},
+                 "kind?": str, "repo_id?": (str, type(None)), "revision?": (str, type(None)), "full_res?": dict},
 }
 
 

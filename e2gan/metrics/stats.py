@@ -7,15 +7,21 @@ clusters are resampled.
 
 The rule (stated in benchmarks/RESULTS.md before any number): a claim "the mean paired difference is at
 least ``threshold``" **holds** when the 95% interval's lower end is >= threshold, **fails** when its
-upper end is < threshold, and is **inconclusive** otherwise (the gap is inside the noise)."""
+upper end is < threshold, and is **inconclusive at this power** otherwise (the gap is inside the noise). Over fewer
+than ``MIN_UNITS`` (5) units no interval is given at all (a bootstrap over 2-4 values is the values themselves): the
+verdict is then "inconclusive at this power", and it says so."""
 
 from __future__ import annotations
 
 import numpy as np
 
 RULE = ("a claim 'mean paired difference >= threshold' holds when the 95% bootstrap interval's lower end is >= threshold, "
-        "fails when its upper end is < threshold, and is inconclusive otherwise; a claim 'better than' (strict) needs the lower end "
-        "above the threshold, and fails when the upper end is at or below it")
+        "fails when its upper end is < threshold, and is inconclusive at this power otherwise; a claim 'better than' (strict) needs the "
+        "lower end above the threshold, and fails when the upper end is at or below it; fewer than 5 units get no interval and "
+        "are inconclusive at this power")
+#: the fewest resampled units (concepts, photos) an interval is given over
+MIN_UNITS = 5
+INCONCLUSIVE = "inconclusive at this power"
 
 
 def cluster_means(diffs, clusters=None) -> np.ndarray:
@@ -52,15 +58,23 @@ def verdict(low: float, high: float, threshold: float = 0.0, strict: bool = Fals
         return "holds"
     if high < threshold or (strict and high <= threshold):
         return "fails"
-    return "inconclusive"
+    return INCONCLUSIVE
 
 
 def summarise(diffs, threshold: float = 0.0, strict: bool = False, clusters=None, **kw) -> dict:
     """Mean, interval and verdict of ``diffs``; ``n`` counts the resampled units (the clusters, when given, and
     ``pairs`` the differences behind them)."""
     diffs = list(diffs)
+    units = len(diffs) if clusters is None else len(set(clusters))
+    if units < MIN_UNITS:  # no interval: say so instead of printing one
+        mean = float(cluster_means(diffs, clusters).mean()) if diffs else float("nan")
+        out = {"n": units, "mean": mean, "low": None, "high": None, "threshold": threshold, "strict": strict, "verdict": INCONCLUSIVE,
+               "note": f"n={units}: fewer than {MIN_UNITS} units, no interval"}
+        if clusters is not None:
+            out["pairs"] = len(diffs)
+        return out
     mean, low, high = bootstrap_ci(diffs, clusters=clusters, **kw)
-    out = {"n": len(diffs) if clusters is None else len(set(clusters)), "mean": mean, "low": low, "high": high, "threshold": threshold,
+    out = {"n": units, "mean": mean, "low": low, "high": high, "threshold": threshold,
            "strict": strict, "verdict": verdict(low, high, threshold, strict)}
     if clusters is not None:
         out["pairs"] = len(diffs)
@@ -78,3 +92,12 @@ def units_needed(diffs, clusters=None, threshold: float = 0.0, level: float = 0.
         return None
     z = 1.959963984540054 if level == 0.95 else float(__import__("statistics").NormalDist().inv_cdf(0.5 + level / 2))
     return int(np.ceil((z * sd / gap) ** 2))
+
+
+def interval_text(summary: dict | None, unit: str = "dB") -> str:
+    """``+1.23 dB [+0.50, +2.00] (n=20)``, or the mean with why there is no interval (``n=3: fewer than 5 units``)."""
+    if not summary:
+        return "n/a"
+    if summary.get("low") is None:
+        return f"{summary['mean']:+.2f} {unit} ({summary.get('note', 'no interval')})"
+    return f"{summary['mean']:+.2f} {unit} [{summary['low']:+.2f}, {summary['high']:+.2f}] (n={summary['n']})"

@@ -117,9 +117,10 @@ def pooling_matrix(n, grid: int, like: torch.Tensor) -> torch.Tensor:
     return weight / weight.sum(1, keepdim=True)
 
 
-def pooled_tokens(tokens: torch.Tensor, h, w, grid: int = KV_GRID) -> torch.Tensor:
+def pooled_tokens(tokens: torch.Tensor, h, w, grid: int | None = None) -> torch.Tensor:
     """``tokens`` (B, h*w, C) of an h x w grid, average-pooled to at most ``grid`` x ``grid`` (B, <= grid**2, C); the
     same tokens, exactly, when the grid is no larger (the pooling matrices are the identity)."""
+    grid = KV_GRID if grid is None else grid  # read at call time: benchmarks/fullres turns the budget off to compare
     b, _, c = tokens.shape
     x = tokens.transpose(1, 2).reshape(b, c, h, w)
     x = torch.matmul(torch.matmul(pooling_matrix(h, grid, x), x), pooling_matrix(w, grid, x).transpose(0, 1))
