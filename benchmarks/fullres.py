@@ -294,7 +294,7 @@ def write_catalogue(decision: dict) -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("part", choices=["all", "cost", "photo", "video", "quality", "report", "one"])
+    ap.add_argument("part", choices=["all", "cost", "photo", "video", "quality", "report", "figure", "one"])
     ap.add_argument("--spec", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--photos", default=None, help="a folder from `e2gan photos` (the procedural concepts' held-out photos)")
     ap.add_argument("--threads", type=int, default=2)
@@ -313,7 +313,7 @@ def main(argv=None):
     path = out / "fullres.json"
     res = json.loads(path.read_text()) if path.exists() else {}
     res["machine"] = machine()
-    parts = ["cost", "photo", "video", "quality"] if a.part == "all" else [] if a.part == "report" else [a.part]
+    parts = ["cost", "photo", "video", "quality"] if a.part == "all" else [] if a.part in ("report", "figure") else [a.part]
     for part in parts:
         res[part] = {"cost": lambda: cost(a.threads), "photo": lambda: photo(a.threads), "video": lambda: video(a.threads),
                      "quality": lambda: quality(a.photos, a.threads, a.limit)}[part]()
@@ -322,10 +322,48 @@ def main(argv=None):
         res["decision"] = decide(res["quality"])
         write_catalogue(res["decision"])
         atomic_write_json(path, res)
+    if "quality" in res and a.limit is None and not (out / "fullres.png").exists() or a.part == "figure":
+        figure(out / "fullres.png", a.photos)
     from benchmarks.fullres_report import render
 
     atomic_write_text(out / "fullres.md", render(res))
     print((out / "fullres.md").read_text())
+
+
+
+@torch.no_grad()
+def figure(path: Path, photos: str | None, concepts=("procedural-faded-red-accents", "procedural-pencil-sepia-sunset-glow", "classic-emboss"),
+           side: int = 1024, crop: int = 256) -> None:
+    """A picture to look at: for a colour, a texture and a relief concept, a 256-px crop of a held-out photo edited at
+    1024 px: the photo, the teacher at 1024, then each mode."""
+    from PIL import Image, ImageDraw
+
+    from e2gan.data.samples import colour_photos, held_out_names, shipped_photos, split_photos
+    from e2gan.hub.zoo import catalogue
+    from e2gan.registry import create_teacher
+    from e2gan.student import Student
+
+    cat = catalogue()["concepts"]
+    tiles = []
+    for name in concepts:
+        entry = cat[name]
+        teacher = create_teacher(entry["teacher"])
+        colour = getattr(teacher, "colour_only", False)
+        _, test = split_photos(colour_photos(photos) if colour else shipped_photos(), held_out_names(photos if colour else None))
+        img = _resized(next(iter(test.values())).convert("RGB"), side)
+        student = Student.from_pretrained(f"zoo:{name}")
+        row = [img, teacher.edit([img], entry["prompt"], [0])[0]] + [student.edit([img], entry["prompt"], full_res=m)[0] for m in MODES]
+        w, h = img.size
+        box = ((w - crop) // 2, (h - crop) // 2, (w + crop) // 2, (h + crop) // 2)
+        tiles.append([t.convert("RGB").crop(box) for t in row])
+    labels = ["photo (1024 px)", "teacher at 1024", *MODES]
+    sheet = Image.new("RGB", (crop * len(labels), (crop + 18) * len(tiles)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for r, row in enumerate(tiles):
+        for c, t in enumerate(row):
+            sheet.paste(t, (c * crop, r * (crop + 18) + 18))
+            draw.text((c * crop + 4, r * (crop + 18) + 3), f"{labels[c]}" + (f" - {concepts[r]}" if c == 0 else ""), fill="black")
+    sheet.save(path)
 
 
 if __name__ == "__main__":

@@ -57,6 +57,10 @@ def render(res: dict) -> str:
         from benchmarks.fullres import MODES, QUALITY_SIDES
 
         lines += ["### Quality at size: each mode against the teacher run at that size (PSNR dB, mean over the held-out photos)", "",
+                  "Each zoo concept on its held-out photos (the 10 test photos of `e2gan photos` for procedural concepts; the 3 shipped "
+                  "held-out photos for classic ones, at most 640 px, so their 512- and 1024-px rows are Lanczos upscales with less "
+                  "detail than a real photo), resized to the long side given; the working size is the side the concept's base trained "
+                  "at (64 px procedural, 128 px classic). `direct` runs the generator on the whole photo. A picture: `fullres.png`.", "",
                   "| concept | kind | " + " | ".join(f"{s} px: " + " / ".join(MODES) for s in QUALITY_SIDES) + " | input at 1024 |",
                   "|---|---|" + "---|" * (len(QUALITY_SIDES) + 1)]
         for name in sorted({r["concept"] for r in rows}):

@@ -49,7 +49,16 @@ def entry(name: str, teacher: str, prompt: str, kind: str, metrics: dict) -> dic
             "made_by": "zoo/make_concepts.py", "repo_id": f"{ORG}/{name}",
             "metrics": {"psnr": round(m["psnr"], 2), "ssim": round(m["ssim"], 3), "identity_psnr": round(b["identity"]["psnr"], 2),
                         "base_psnr": round(b["base"]["psnr"], 2), "n": b["gain_over_identity"]["n"],
-                        "verdict": "clearly better than the input" if b["clearly_better"] else "not clearly better than the input"}}
+                        "verdict": verdict_of(b["gain_over_identity"])}}
+
+
+def verdict_of(gain: dict) -> str:
+    """The catalogue's words for the gain over the input, by the rule of e2gan.metrics.stats (no interval under 5 photos)."""
+    from e2gan.metrics.stats import MIN_UNITS
+
+    if gain["n"] < MIN_UNITS:
+        return f"inconclusive at this power ({gain['n']} photos)"
+    return "clearly better than the input" if gain["low"] > 0 else "not clearly better than the input"
 
 
 def main(argv=None) -> None:
