@@ -126,6 +126,59 @@ def cost(threads: int) -> list[dict]:
     return out
 
 
+def _before_the_budget(block, x, text=None, mask=None):
+    """TransformerBlock.forward as it was before the token budget (self-attention over every token, no pooling ops)."""
+    b, c, hh, ww = x.shape
+    t = x.flatten(2).transpose(1, 2)
+    t = t + block.self_attn(block.norm1(t))
+    if text is not None:
+        t = t + block.cross_attn(block.norm2(t), text, mask)
+    t = t + block.ff(block.norm3(t))
+    return t.transpose(1, 2).reshape(b, c, hh, ww)
+
+
+@torch.no_grad()
+def speed256(threads: int, rounds: int = 7, calls: int = 20) -> list[dict]:
+    """256 px, batch 1, the zoo concept: the graph with the token budget against the graph before it (no pooling ops),
+    in PyTorch, ONNX Runtime and OpenVINO, interleaved rounds (the median of each block's median)."""
+    import types
+
+    from benchmarks.runtimes import time_all
+    from e2gan.inference import concept_module
+    from e2gan.runtime import formats
+    from e2gan.student import Student
+    from e2gan_plugins.backbones.layers import TransformerBlock
+
+    torch.set_num_threads(threads)
+    student = Student.from_pretrained(CONCEPT)
+    prompt = student.meta["prompt"]
+    folder = Path(tempfile.mkdtemp(prefix="e2gan-256-"))
+    models = {}
+    for arm in ("budget", "before"):
+        module = concept_module(student, prompt).eval()
+        if arm == "before":
+            for m in module.modules():
+                if isinstance(m, TransformerBlock):
+                    m.forward = types.MethodType(_before_the_budget, m)
+        models[f"torch {arm}"] = module
+        for runtime in ("onnx", "openvino"):
+            path = folder / f"{arm}{formats.FORMATS[runtime].suffix}"
+            if runtime == "onnx":
+                from e2gan.runtime.export import trace_onnx
+
+                trace_onnx(module, path, 64)
+            else:
+                from e2gan.runtime.openvino import convert_module
+
+                import openvino as ov
+
+                ov.save_model(convert_module(module, 64), str(path))
+            models[f"{runtime} {arm}"] = formats.load(runtime, path, threads)
+    x = torch.rand(1, 3, 256, 256) * 2 - 1
+    res = time_all(models, x, rounds, calls)
+    return [{"runtime": k.split()[0], "arm": k.split()[1], **v} for k, v in res.items()]
+
+
 def growth(rows: list[dict]) -> list[float | None]:
     """The time ratio of each square size to the one before (None for the first and for non-square rows)."""
     sq = [r for r in rows if r["side"].split("x")[0] == r["side"].split("x")[1]]
@@ -294,7 +347,7 @@ def write_catalogue(decision: dict) -> None:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("part", choices=["all", "cost", "photo", "video", "quality", "report", "figure", "one"])
+    ap.add_argument("part", choices=["all", "cost", "speed256", "photo", "video", "quality", "report", "figure", "one"])
     ap.add_argument("--spec", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--photos", default=None, help="a folder from `e2gan photos` (the procedural concepts' held-out photos)")
     ap.add_argument("--threads", type=int, default=2)
@@ -313,9 +366,9 @@ def main(argv=None):
     path = out / "fullres.json"
     res = json.loads(path.read_text()) if path.exists() else {}
     res["machine"] = machine()
-    parts = ["cost", "photo", "video", "quality"] if a.part == "all" else [] if a.part in ("report", "figure") else [a.part]
+    parts = ["cost", "speed256", "photo", "video", "quality"] if a.part == "all" else [] if a.part in ("report", "figure") else [a.part]
     for part in parts:
-        res[part] = {"cost": lambda: cost(a.threads), "photo": lambda: photo(a.threads), "video": lambda: video(a.threads),
+        res[part] = {"cost": lambda: cost(a.threads), "speed256": lambda: speed256(a.threads), "photo": lambda: photo(a.threads), "video": lambda: video(a.threads),
                      "quality": lambda: quality(a.photos, a.threads, a.limit)}[part]()
         atomic_write_json(path, res)
     if "quality" in res and a.limit is None:

@@ -38,6 +38,16 @@ def render(res: dict) -> str:
         lines += ["### Cost against size, the generator on the whole image (`direct`)", "",
                   "Random weights, batch 1; best of 3 calls (1 above a megapixel) after a warm-up; peak resident memory of the "
                   "process after that size. Growth: the time ratio to the square side before (4x the pixels).", "", *cost_table(res["cost"]), ""]
+    if "speed256" in res:
+        by = {(r["runtime"], r["arm"]): r["ms"] for r in res["speed256"]}
+        lines += ["### 256 px: the token budget against the graph before it", "",
+                  "The zoo concept, batch 1, interleaved rounds (median of each block's median); at 256 px the pooling matrices are "
+                  "the identity, so this is the cost of the two small products the graph now carries.", "",
+                  "| runtime | with the budget ms | before it ms | ratio |", "|---|---|---|---|"]
+        for rt in ("torch", "onnx", "openvino"):
+            if (rt, "budget") in by:
+                lines.append(f"| {rt} | {by[(rt, 'budget')]:.1f} | {by[(rt, 'before')]:.1f} | {by[(rt, 'budget')] / by[(rt, 'before')]:.2f} |")
+        lines.append("")
     if "photo" in res:
         lines += ["### A 4000x3000 photo, `" + "zoo:procedural-faded-red-accents" + "` in its full-resolution mode", "",
                   "| runtime | mode | edit ms (array in, array out) | peak MB | JPEG decode ms | PNG encode ms | JPEG encode ms |", "|---|---|---|---|---|---|---|"]

@@ -100,18 +100,21 @@ BAND = 64
 
 
 def apply_coefficients(coefficients: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
-    """The local colour maps upsampled (bilinear) to ``image``'s size and applied to it, a band of rows at a time."""
+    """The local colour maps upsampled (bilinear) to ``image``'s size and applied to it, a band of rows at a time in a
+    (rows, batch, channel, width) layout, so that each band's products run on contiguous memory."""
     b, _, h, w = image.shape
     rows = bilinear_matrix(h, coefficients.shape[-2], image)
     across = torch.matmul(coefficients, bilinear_matrix(w, coefficients.shape[-1], image).transpose(0, 1))  # (B, 12, h', W)
     flat = across.permute(2, 0, 1, 3).reshape(across.shape[2], -1)  # (h', B * 12 * W): one product per band
+    rows_first = image.permute(2, 0, 1, 3)  # (H, B, 3, W)
     step = h if torch.jit.is_tracing() else BAND
     out = []
     for r in range(0, h, step):
-        band = image[:, :, r:r + step]
-        up = torch.matmul(rows[r:r + step], flat).view(-1, b, 12, w).permute(1, 2, 0, 3)  # (B, 12, band, W)
-        out.append((up[:, :9].unflatten(1, (3, 3)) * band[:, None]).sum(2) + up[:, 9:])
-    return torch.cat(out, 2) if len(out) > 1 else out[0]
+        up = torch.matmul(rows[r:r + step], flat).view(-1, b, 4, 3, w)  # (band, B, [A_c0..A_c2 for c = 0..2; b], W)
+        band = rows_first[r:r + step].contiguous()
+        edited = (up[:, :, :3] * band[:, :, None]).sum(3)
+        out.append(edited + up[:, :, 3])
+    return (torch.cat(out, 0) if len(out) > 1 else out[0]).permute(1, 2, 0, 3)
 
 
 class FullResolution(nn.Module):

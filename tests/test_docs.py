@@ -33,3 +33,18 @@ def test_the_readme_snippet_prints_what_its_comments_say(capsys):
     exec(compile(blocks[0], "README.md", "exec"), {"__name__": "readme"})
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "['e2gan', 'e2gan-large', 'e2gan-small']" and out[1] == "(512, 512)"
+
+
+def test_the_readme_zoo_table_is_the_catalogue():
+    """Every row of the README's zoo table says what zoo/catalogue.json measured (PSNRs, verdict, full-size mode)."""
+    import json
+
+    cat = json.loads((ROOT / "zoo" / "catalogue.json").read_text())["concepts"]
+    rows = [line for line in (ROOT / "README.md").read_text().splitlines() if line.startswith("| `zoo:") and line.count("|") == 9]
+    assert len(rows) == len(cat)
+    for line in rows:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        e = cat[cells[0].strip("`")[4:]]
+        m = e["metrics"]
+        assert [float(c) for c in cells[3:6]] == [m["psnr"], m["identity_psnr"], m["base_psnr"]], line
+        assert cells[6].strip("*") == m["verdict"] and cells[7] == e.get("full_res", {}).get("mode", "guided"), line

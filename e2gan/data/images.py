@@ -202,12 +202,12 @@ def sha256_of_image(img: Image.Image) -> str:
 
 def u8_to_unit(x: torch.Tensor) -> torch.Tensor:
     """uint8 [0, 255] -> float [-1, 1], the generators' range (the one place this conversion lives)."""
-    return x.float().div(127.5).sub(1.0)
+    return x.to(torch.float32).div_(127.5).sub_(1.0)  # in place after the one copy: the same values, two passes fewer
 
 
 def unit_to_u8(x: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 [0, 255], clamped and rounded."""
-    return ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte()
+    return x.detach().float().clamp(-1, 1).add_(1).mul_(127.5).round_().to(torch.uint8)  # one new tensor, then in place
 
 
 def to_tensor(images) -> torch.Tensor:
