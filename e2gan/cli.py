@@ -377,9 +377,11 @@ def finetune(base, data, prompt, preset, out, overwrite, revision, **kw):
     from e2gan.hub.sources import resolve
     from e2gan.outputs import prepare_out
 
-    prepare_out(out, overwrite, reads={"the model": resolve(base, revision), **_data_reads(data)})
     choices = config_from(AdaptConfig, kw)
+    reads = {"the model": resolve(base, revision), **_data_reads(data)}
+    # the pairs are read before --out is made: a data set that cannot be read leaves nothing behind
     pairs = FolderPairs(data, prompt, "train", kw["size"], kw["cache"]).in_memory()  # data selection needs every pair's features
+    prepare_out(out, overwrite, reads=reads)
     base_student = _load_student(base, revision)
     _warn_unseen(base_student, prompt, "the adapter starts from a prompt the base has no prior for")
     try:

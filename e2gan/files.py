@@ -39,13 +39,71 @@ def check_stamp(path, wrote) -> None:
                       "it may not load correctly; upgrade with `pip install -U e2gan`")
 
 
-def _json_object(path, what: str) -> dict:
+#: what e2gan decodes from a JSON file it is handed: at most this many bytes, nested at most this deep (its own files
+#: are a few hundred kilobytes and a few levels deep; a deeper one would exhaust Python's recursion while decoding)
+MAX_JSON_BYTES = 64 * 1024 * 1024
+MAX_JSON_DEPTH = 64
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in ``text``, brackets inside strings not counted (a scan, no decoding)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def loads_bounded(text, where, fix: str = "restore it from where it came from", max_depth: int = MAX_JSON_DEPTH):
+    """``json.loads`` after a depth check: one ``ValueError`` naming ``where`` and ``fix`` for anything that is not
+    JSON e2gan can decode safely (too deep, invalid, not UTF-8), never a traceback."""
     import json
 
     try:
-        obj = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); restore it from where the {what} came from") from None
+        text = text.decode("utf-8") if isinstance(text, (bytes, bytearray)) else text
+    except UnicodeDecodeError:
+        raise ValueError(f"{where} is not UTF-8 text, so not JSON; {fix}") from None
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise ValueError(f"{where} nests arrays or objects {depth} levels deep (at most {max_depth}): not a file e2gan writes; {fix}")
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{where} is not valid JSON ({str(exc)[:120]}); {fix}") from None
+
+
+def read_json(path, fix: str = "restore it from where it came from", max_bytes: int = MAX_JSON_BYTES):
+    """A JSON file e2gan is handed, bounded in size (checked before reading) and depth (before decoding)."""
+    import os
+    import stat
+
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        raise ValueError(f"{path} cannot be read ({exc.strerror or exc}); {fix}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path} is not a regular file; {fix}")
+    if st.st_size > max_bytes:
+        raise ValueError(f"{path} is {st.st_size / 2**20:.0f} MB, over the {max_bytes / 2**20:.0f} MB e2gan reads from a JSON file; {fix}")
+    return loads_bounded(path.read_bytes(), path, fix)
+
+
+def _json_object(path, what: str) -> dict:
+    obj = read_json(path, f"restore it from where the {what} came from")
     if not isinstance(obj, dict):
         raise ValueError(f"{path} must hold a JSON object (the {what}'s record), not {type(obj).__name__}; restore it from where the "
                          f"{what} came from")

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from e2gan.files import PROMPTS
+from e2gan.files import PROMPTS, loads_bounded
 
 ATTRIBUTE = "e2gan_prompts"  # where the module lives on the generator (so checkpoints and the optimiser see it)
 
@@ -99,7 +99,7 @@ def load(student, folder) -> LearnedPrompts | None:
         return None
     try:
         with safe_open(str(path), "pt") as f:
-            prompts = json.loads((f.metadata() or {}).get("prompts", "null"))
+            prompts = loads_bounded((f.metadata() or {}).get("prompts", "null"), f"{path} (its prompts)")
             tensors = {k: f.get_tensor(k) for k in ("vectors", "encoder", "mask")}
     except Exception as exc:  # noqa: BLE001  safetensors' own errors, a missing key, bad JSON
         raise ValueError(f"{path} is not a valid learned-prompt file ({type(exc).__name__}: {str(exc)[:200]}); copy the adapter again") from None

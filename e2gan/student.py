@@ -40,6 +40,73 @@ def _check_types(cfg: dict, path: Path, wrote: str):
                              f"{type(want).__name__} (default {want!r}); fix the value (written by e2gan {wrote})")
 
 
+#: the largest model a config on disk may describe: weights, and activations of one forward pass at 256 x 256 (what any
+#: e2gan backbone needs is far below: the largest shipped, pix2pix-resnet9, has 11.4 M weights and about 0.3 GB of
+#: activations there); docs/security.md
+MAX_WEIGHTS = 200_000_000
+MAX_ACTIVATION_BYTES = 8 * 2**30
+#: models with more weights than this also get their activations measured (a forward pass at their smallest size, which
+#: costs a second for the largest; smaller ones are held to the weights bound alone)
+CHECK_ACTIVATIONS_ABOVE = 20_000_000
+
+
+def _settings_text(config: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items() if isinstance(v, (int, float)) and not isinstance(v, bool)) or "its settings"
+
+
+def check_size(name: str, config: dict, path) -> None:
+    """The weights ``config`` describes, counted on PyTorch's meta device (shapes only, nothing allocated), against
+    :data:`MAX_WEIGHTS`, with the settings that make it large named."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            model = create_backbone(name, **config)
+    except Exception:  # noqa: BLE001  a backbone that cannot be built on the meta device is built as before
+        return
+    weights = sum(p.numel() for p in model.parameters())
+    if weights > MAX_WEIGHTS:
+        raise ValueError(f"{path}: backbone {name!r} with {_settings_text(config)} would have {weights:,} weights "
+                         f"({weights * 4 / 2**30:.1f} GB), over the bound of {MAX_WEIGHTS:,}: these settings together are too large; "
+                         "lower them (docs/security.md)")
+
+
+def check_activations(model, name: str, config: dict, path) -> None:
+    """The activations of one 256 px image, from a forward pass at the backbone's smallest size scaled by the pixels
+    (convolutions grow with them; the attention's token budget keeps it from growing faster), against
+    :data:`MAX_ACTIVATION_BYTES`."""
+    import torch
+
+    from e2gan.inference import size_multiple
+
+    side = max(8, size_multiple(model))
+    total = 0
+
+    def count(_module, _inputs, output):
+        nonlocal total
+        outs = output if isinstance(output, (tuple, list)) else [output]
+        total += sum(o.numel() * o.element_size() for o in outs if isinstance(o, torch.Tensor))
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            dim = getattr(getattr(model, "config", None), "text_dim", None)
+            text = (torch.zeros(1, 4, dim), torch.ones(1, 4, dtype=torch.bool)) if dim and getattr(model, "text_conditioned", False) else ()
+            was = model.training
+            model.eval()(torch.zeros(1, 3, side, side), *text)
+            model.train(was)
+    except Exception:  # noqa: BLE001  a forward that needs real data: the weights bound still applied
+        return
+    finally:
+        for h in hooks:
+            h.remove()
+    total = total * max(1.0, (256 / side) ** 2)
+    if total > MAX_ACTIVATION_BYTES:
+        raise ValueError(f"{path}: backbone {name!r} with {_settings_text(config)} would need about {total / 2**30:.0f} GB of activations "
+                         f"for one 256 px image, over the bound of {MAX_ACTIVATION_BYTES / 2**30:.0f} GB: these settings together are too "
+                         "large; lower them (docs/security.md)")
+
+
 def build_backbone(cfg: dict, path: Path):
     """The generator a config describes; unknown keys and bad values are named, with the version that wrote them.
     Keys that would fetch or unpickle weights (a pretrained encoder) are switched off: the weights are in the folder."""
@@ -56,7 +123,11 @@ def build_backbone(cfg: dict, path: Path):
     cfg = {**cfg, "config": config}
     try:
         _check_types(cfg, path, wrote)
-        return create_backbone(cfg["backbone"], **cfg["config"])
+        check_size(cfg["backbone"], cfg["config"], path)
+        model = create_backbone(cfg["backbone"], **cfg["config"])
+        if sum(p.numel() for p in model.parameters()) > CHECK_ACTIVATIONS_ABOVE:
+            check_activations(model, cfg["backbone"], cfg["config"], path)
+        return model
     except TypeError as exc:
         m = re.search(r"unexpected keyword argument '(\w+)'", str(exc))
         if m:

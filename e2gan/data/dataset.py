@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from e2gan.files import MANIFEST  # noqa: E402  (re-exported: e2gan.data.dataset.MANIFEST)
+from e2gan.files import MANIFEST, loads_bounded  # noqa: E402  (re-exported: e2gan.data.dataset.MANIFEST)
 
 #: the longest manifest line read (a record is a few hundred bytes; its teacher settings could make it a few KB)
 MAX_RECORD = 1 << 20
@@ -124,14 +124,15 @@ class PairedDataset:
             if not line.strip():
                 continue
             try:
-                rec = _record(json.loads(line))
-            except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as exc:
+                rec = _record(loads_bounded(line, f"{self.manifest} line {i + 1}"))
+            except (ValueError, TypeError) as exc:
                 if i >= len(lines) - 2:  # a torn final line from a killed writer
                     warnings.warn(f"{self.manifest}: skipped an incomplete last record (an interrupted run); `e2gan teach` redoes it")
                     if repair:
                         self._truncate_to_valid(lines[:i])
                     break
-                raise ValueError(f"{self.manifest} line {i + 1} is not a valid record ({exc}); fix or delete that line") from None
+                why = str(exc).replace(f"{self.manifest} line {i + 1} ", "")
+                raise ValueError(f"{self.manifest} line {i + 1} is not a valid record ({why}); fix or delete that line") from None
             self._confine(rec, i + 1)
             if rec.key not in seen:  # two writers or a copied manifest: read each pair once
                 seen.add(rec.key)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from e2gan.files import CHECKPOINTS  # noqa: E402
+from e2gan.files import CHECKPOINTS, read_json  # noqa: E402
 
 
 def _sha(path: Path) -> str:
@@ -60,7 +60,7 @@ def latest(folder, G=None, D=None, opt_g=None, opt_d=None) -> tuple[Path, dict] 
     root = Path(folder) / CHECKPOINTS
     for ck in sorted(root.glob("step-*"), reverse=True):
         try:
-            state = json.loads((ck / "state.json").read_text())
+            state = read_json(ck / "state.json", "delete that checkpoint folder")
             bad = [name for name, sha in state["files"].items() if not (ck / name).is_file() or _sha(ck / name) != sha]
             if bad:
                 raise ValueError(f"{', '.join(bad)} do not match their recorded hashes")

@@ -11,6 +11,7 @@ from pathlib import Path
 from e2gan.hub.sources import portable_ref
 from e2gan.metrics.stats import INCONCLUSIVE, MIN_UNITS, interval_text
 from e2gan.files import (
+    read_json,
     ADAPTER_META,
     CONFIG,
     METRICS,
@@ -99,7 +100,7 @@ def model_card(folder, repo_id: str | None = None, base_id: str | None = None, b
     prompt = info.get("prompt") if adapter else None
     prompts = [prompt] if isinstance(prompt, str) else (info.get("prompts") or [])
     teacher = teacher_of(info)
-    metrics = json.loads((folder / METRICS).read_text()) if (folder / METRICS).is_file() else {}
+    metrics = read_json(folder / METRICS, "run e2gan eval again") if (folder / METRICS).is_file() else {}
     quality, results = _quality(metrics, prompt)
     base_id = base_id or (info.get("base") if adapter else None)
     data = ModelCardData(library_name="e2gan", pipeline_tag="image-to-image", license="apache-2.0",

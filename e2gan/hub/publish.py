@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from e2gan.files import (
+    read_json,
     ADAPTER_CONFIG,
     ADAPTER_META,
     ADAPTER_WEIGHTS,
@@ -75,7 +76,7 @@ def push(folder, repo_id: str, private: bool = False, revision: str | None = Non
         meta = read_adapter_meta(folder)
         base_id, base_rev = _base_hub_id(meta, base_repo)
         overrides[ADAPTER_META] = json.dumps({**meta, "base": base_id, "base_revision": base_rev}, indent=2, sort_keys=True).encode()
-        peft_cfg = json.loads((folder / ADAPTER_CONFIG).read_text())
+        peft_cfg = read_json(folder / ADAPTER_CONFIG, "copy the adapter again")
         overrides[ADAPTER_CONFIG] = json.dumps({**peft_cfg, "base_model_name_or_path": base_id}, indent=2, sort_keys=True).encode()
     from e2gan.hub.card import model_card
 

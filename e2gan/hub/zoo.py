@@ -5,8 +5,8 @@ checked against a schema; ``list_pretrained("*oil*")`` in timm's style."""
 from __future__ import annotations
 
 import fnmatch
-import json
 
+from e2gan.files import read_json
 from e2gan.hub.sources import zoo_dir
 
 #: field -> type of every catalogue entry (bases and concepts); "?" marks optional fields
@@ -22,7 +22,7 @@ def catalogue() -> dict:
     path = zoo_dir() / "catalogue.json"
     if not path.exists():
         return {"bases": {}, "concepts": {}}
-    cat = json.loads(path.read_text())
+    cat = read_json(path, "reinstall e2gan or restore zoo/catalogue.json")
     problems = validate(cat)
     if problems:
         raise ValueError(f"{path}: {problems[0]}")
