@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.metrics.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, bracket, summarise
 
 HERE = Path(__file__).parent / "base_encoders"
 
@@ -93,7 +93,7 @@ def main(argv=None):
              f"concept. Rule for each claim: {RULE}.", "",
              f"| concepts | `{names[0]}` dB | `{names[1]}` dB | difference [95% CI] | n | verdict ('{names[0]}' better) |", "|---|---|---|---|---|---|"]
     for label, c in claims.items():
-        lines.append(f"| {label} | {c['mean_a']:.2f} | {c['mean_b']:.2f} | {c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}] | {c['n']} | {c['verdict']} |")
+        lines.append(f"| {label} | {c['mean_a']:.2f} | {c['mean_b']:.2f} | {c['mean']:+.2f} {bracket(c)} | {c['n']} | {c['verdict']} |")
     lines += ["", f"Decision by the rule: **{decision}** (held-out interval above 0: {held_ok}; own concepts not clearly worse: {own_ok}).", ""]
     atomic_write_text(out / "base_encoders.md", "\n".join(lines))
     print("\n".join(lines))

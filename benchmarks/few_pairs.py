@@ -38,7 +38,7 @@ import torch
 
 from benchmarks.training_cost import QualityProbe
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.metrics.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, bracket, summarise
 
 HERE = Path(__file__).parent / "few_pairs"
 
@@ -361,7 +361,7 @@ def arm_table(s: Settings, rows: list[dict], reference: str = "full") -> list[di
 
 
 def _ci(x: dict) -> str:
-    return f"{x['mean']:+.2f} [{x['low']:+.2f}, {x['high']:+.2f}] (n={x['n']})"
+    return f"{x['mean']:+.2f} {bracket(x)} (n={x['n']})"
 
 
 def markdown(s: Settings, part: str, rows: list[dict], ours: str | None = None) -> str:

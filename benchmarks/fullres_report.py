@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import statistics
 
+from e2gan.metrics.stats import bracket
+
 
 def _ci(c) -> str:
-    return "n/a" if not c else f"{c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}] (n={c['n']})"
+    return "n/a" if not c else f"{c['mean']:+.2f} {bracket(c)} (n={c['n']})"
 
 
 def cost_table(rows: list[dict]) -> list[str]:

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from e2gan.io import atomic_write_json, atomic_write_text
+from e2gan.metrics.stats import bracket
 
 HERE = Path(__file__).parent
 PROMPT = "pencil, sepia, sunset glow"  # a held-out new combination of primitives the base saw
@@ -97,7 +98,7 @@ def markdown(res: dict) -> str:
     for r in res["rows"]:
         g = r["gain"]
         lines.append(f"| {r['fold']} | {', '.join(r['test_photos'])} | {r['psnr']:.2f} | {r['identity']:.2f} | "
-                     f"{r['base']:.2f} | {g['mean']:+.2f} [{g['low']:+.2f}, {g['high']:+.2f}] | {r['minutes']:.1f} |")
+                     f"{r['base']:.2f} | {g['mean']:+.2f} {bracket(g)} | {r['minutes']:.1f} |")
     ok = res["mean_gain"] >= 1.0 and res["max_minutes"] <= 5.0
     lines += ["", f"Mean gain over returning the input: **{res['mean_gain']:+.2f} dB** (target >= 1 dB); the slowest finetune "
               f"**{res['max_minutes']:.1f} min** (target <= 5): **{'holds' if ok else 'does not hold'}**.", ""]

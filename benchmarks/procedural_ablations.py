@@ -18,7 +18,7 @@ import statistics
 from pathlib import Path
 
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.metrics.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, bracket, summarise
 
 
 def rank_arms(draws: int = 5, min_gain: float = 0.1) -> list[str]:
@@ -109,7 +109,7 @@ def markdown(res: dict, plot: str | None = None) -> str:
              "**holds** = reproduces, **fails** = refuted, **inconclusive** = inside the noise.", "",
              "| ablation | ours | other | ours - other, dB [95% CI] | n | verdict |", "|---|---|---|---|---|---|"]
     for c in claim_rows(res):
-        lines.append(f"| {c['part']} | {c['ours']} | {c['other']} | {c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}] | {c['n']} | **{c['verdict']}** |")
+        lines.append(f"| {c['part']} | {c['ours']} | {c['other']} | {c['mean']:+.2f} {bracket(c)} | {c['n']} | **{c['verdict']}** |")
     if plot:
         lines += ["", f"![ablation claims]({plot})"]
     if "ranks" in parts:
@@ -140,7 +140,7 @@ def markdown(res: dict, plot: str | None = None) -> str:
             lines.append(f"| {r['strategy']} | {r['psnr']:.2f} ({r['psnr_min']:.2f}-{r['psnr_max']:.2f}) | {r['data_used']:.0f} |")
     if "data_pool" in res:
         p = res["data_pool"]
-        lines += ["", f"Pool check: all data minus random {p['fraction']:.0%}: {p['mean']:+.2f} dB [{p['low']:+.2f}, {p['high']:+.2f}] "
+        lines += ["", f"Pool check: all data minus random {p['fraction']:.0%}: {p['mean']:+.2f} dB {bracket(p)} "
                   f"(the protocol asks for >= 1 dB so that selection has something to win): {p['verdict_1db']}."]
     return "\n".join(lines) + "\n"
 

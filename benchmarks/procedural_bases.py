@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.metrics.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, bracket, summarise
 
 HERE = Path(__file__).parent / "procedural_bases"
 BASES = {"representative": "representative", "random-1": "random:draw=1", "random-2": "random:draw=2", "random-3": "random:draw=3",
@@ -108,7 +108,7 @@ def markdown(res: dict, made: dict, plot: str | None = None) -> str:
         lines.append(f"| {name} | {shown} | {b['psnr']:.2f} ({b['psnr_min']:.2f}-{b['psnr_max']:.2f}) |")
     lines += ["", "| ours | other | ours - other, dB [95% CI] | n | verdict |", "|---|---|---|---|---|"]
     for c in res["claims"]:
-        lines.append(f"| {c['ours']} | {c['other']} | {c['mean']:+.2f} [{c['low']:+.2f}, {c['high']:+.2f}] | {c['n']} | **{c['verdict']}** |")
+        lines.append(f"| {c['ours']} | {c['other']} | {c['mean']:+.2f} {bracket(c)} | {c['n']} | **{c['verdict']}** |")
     if plot:
         lines += ["", f"![base ablation]({plot})"]
     return "\n".join(lines) + "\n"

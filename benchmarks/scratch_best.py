@@ -28,7 +28,7 @@ from pathlib import Path
 
 from benchmarks import few_pairs as fp
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.metrics.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, bracket, summarise
 
 HERE = fp.HERE
 LRS = (1e-3, 2e-3, 5e-3, 1e-2)
@@ -116,8 +116,8 @@ def markdown(res: dict, dev_means: dict) -> str:
         e, b = c["end"], c["best_probe"]
         claim = ">= -0.3 dB" if k == "x5" else "> 0"
         lines.append(f"| {k} ({claim}) | {c['steps']} | {c['scratch_seconds']:.0f} / {c['recipe_seconds']:.0f} | {c['scratch_psnr']:.2f} | "
-                     f"{e['mean']:+.2f} [{e['low']:+.2f}, {e['high']:+.2f}] (n={e['n']}) | **{e['verdict']}** | "
-                     f"{b['mean']:+.2f} [{b['low']:+.2f}, {b['high']:+.2f}] | {b['verdict']} |")
+                     f"{e['mean']:+.2f} {bracket(e)} (n={e['n']}) | **{e['verdict']}** | "
+                     f"{b['mean']:+.2f} {bracket(b)} | {b['verdict']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from e2gan.io import atomic_write_json, atomic_write_text
-from e2gan.metrics.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, bracket, summarise
 
 HERE = Path(__file__).parent
 
@@ -99,7 +99,7 @@ def markdown(res: dict) -> str:
              "|---|---|" + "---|" * len(res["encoders"]) + "---|---|---|"]
     for c in res["claims"]:
         vals = " | ".join(f"{mean(e, c['kind'], c['metric']):.3f}" for e in res["encoders"])
-        lines.append(f"| {c['kind']} | {c['metric']} | {vals} | {c['mean']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] | {c['n']} | **{c['verdict']}** |")
+        lines.append(f"| {c['kind']} | {c['metric']} | {vals} | {c['mean']:+.3f} {bracket(c, 3)} | {c['n']} | **{c['verdict']}** |")
     lines += ["", "Nearest base prompt in text, per encoder, for the prompts with an unseen primitive (and the nearest in effect):", "",
               "| held-out prompt | nearest in effect | " + " | ".join(f"nearest in `{e}`" for e in res["encoders"]) + " |",
               "|---|---|" + "---|" * len(res["encoders"])]

@@ -34,7 +34,7 @@ import torch
 
 from benchmarks.training_cost import QualityProbe
 from e2gan.io import atomic_save_figure, atomic_write_json, atomic_write_text
-from e2gan.metrics.stats import RULE, summarise
+from e2gan.metrics.stats import RULE, bracket, summarise
 
 
 @dataclass
@@ -220,7 +220,7 @@ def _against_scratch(cfg: TransferConfig, alone: list[dict], runs: list[dict], a
 
 
 def _fmt_ci(s: dict, unit: str = " dB") -> str:
-    return f"{s['mean']:+.2f}{unit} [{s['low']:+.2f}, {s['high']:+.2f}] (n={s['n']})"
+    return f"{s['mean']:+.2f}{unit} {bracket(s)} (n={s['n']})"
 
 
 def markdown(cfg: TransferConfig, res: dict, plot: str | None) -> str:

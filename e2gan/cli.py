@@ -469,13 +469,17 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, fu
     from e2gan.data.images import BadImageError
     from e2gan.runtime.apply import edit_pictures, gather
     from e2gan.runtime.runner import ConceptRunner
-    from e2gan.runtime.video import edit_video, is_video
+    from e2gan.runtime.video import edit_video, is_video, no_display
     from e2gan.runtime.video import webcam as run_webcam
 
     if (inputs is None) == (webcam is None):
         _fail("give --input (an image, folder or video) and --out, or --webcam [N]")
     if inputs is not None and not out:
         _fail("--input needs --out (a folder for images, a .mp4 file for a video)")
+    if webcam is not None and no_display():  # before the model loads: nothing to show it in
+        _fail(no_display())
+    if inputs is not None and Path(inputs).is_file() and is_video(inputs) and Path(out).suffix.lower() != ".mp4":
+        _fail(f"--out {out}: a video is written as H.264 in an .mp4 file; give a path ending in .mp4")
     from e2gan.outputs import guard_outputs
 
     reads = {}
@@ -508,8 +512,6 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, fu
         return
     src = Path(inputs)
     if src.is_file() and is_video(src):
-        if Path(out).suffix.lower() != ".mp4":
-            _fail(f"--out {out}: a video is written as H.264 in an .mp4 file; give a path ending in .mp4")
         stats = edit_video(runner, src, out, batch)
         size_note = "" if stats["size_kept"] else " (an odd last row or column dropped: H.264 in yuv420p needs even sides)"
         click.echo(f"{stats['frames']} frames at {stats['fps']:.3g} fps, {stats['width']}x{stats['height']}{size_note}"

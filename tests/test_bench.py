@@ -82,6 +82,8 @@ def test_text_encoder_geometry_helpers():
     s = sentence(enc, ["warm light", "warm light", "pixel art"])
     assert torch.allclose(s.norm(dim=1), torch.ones(3)) and torch.allclose(s[0], s[1]) and float(s[0] @ s[2]) < 0.99
     rows = [{"encoder": e, "prompt": p, "kind": "seen-primitives", "spearman": v, "regret": 1 - v}
-            for e, vals in (("a", [0.5, 0.6, 0.7]), ("b", [0.1, 0.2, 0.3])) for p, v in zip("xyz", vals)]
+            for e, vals in (("a", [0.5, 0.6, 0.7, 0.6, 0.5]), ("b", [0.1, 0.2, 0.3, 0.2, 0.1])) for p, v in zip("vwxyz", vals)]
     first = claims(rows, ["a", "b"])[0]
     assert first["metric"] == "spearman" and first["mean"] == pytest.approx(0.4) and first["verdict"] == "holds"
+    few = claims([r for r in rows if r["prompt"] in "xyz"], ["a", "b"])[0]  # 3 prompts: below the floor for an interval
+    assert few["verdict"] == "inconclusive at this power" and few["low"] is None

@@ -73,7 +73,7 @@ def test_upload_pick_concept_edit_in_a_real_browser(server, tmp_path):
         page.goto(url)
         page.locator("#before input[type=file]").set_input_files(str(tmp_path / "photo.png"))
         page.locator("#concept input").click()
-        page.get_by_role("option", name=str(root / "invert")).click()
+        page.get_by_role("option", name=str(root / "invert"), exact=True).click()
         page.locator("#edit").click()
         page.wait_for_selector("#after img", timeout=120_000)
         page.wait_for_function("document.querySelector('#latency') && document.querySelector('#latency').innerText.includes('ms')",

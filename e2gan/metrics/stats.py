@@ -101,3 +101,10 @@ def interval_text(summary: dict | None, unit: str = "dB") -> str:
     if summary.get("low") is None:
         return f"{summary['mean']:+.2f} {unit} ({summary.get('note', 'no interval')})"
     return f"{summary['mean']:+.2f} {unit} [{summary['low']:+.2f}, {summary['high']:+.2f}] (n={summary['n']})"
+
+
+def bracket(summary: dict, digits: int = 2) -> str:
+    """``[+0.50, +2.00]`` for a table cell, or ``(no interval: n<5)`` where there were too few units for one."""
+    if summary.get("low") is None:
+        return f"(no interval: n<{MIN_UNITS})"
+    return f"[{summary['low']:+.{digits}f}, {summary['high']:+.{digits}f}]"

@@ -122,13 +122,20 @@ def temporal_flicker(inputs: np.ndarray, outputs: np.ndarray) -> dict:
     return {"frames": int(len(inputs)), "input_change": i, "output_change": o, "flicker_ratio": o / max(i, 1e-9)}
 
 
-def webcam(runner, index: int = 0) -> str | None:
-    """A live window of the edited camera feed with an FPS overlay (q or Esc quits). Returns a one-line reason
-    when there is no camera or no display, instead of opening anything."""
+def no_display() -> str | None:
+    """Why a window cannot open here (no X11 or Wayland display), in one line, or None: checked before a model loads."""
     import os
 
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return "no display here (DISPLAY is not set): --webcam needs a desktop session; use --input VIDEO --out OUT.mp4 instead"
+    return None
+
+
+def webcam(runner, index: int = 0) -> str | None:
+    """A live window of the edited camera feed with an FPS overlay (q or Esc quits). Returns a one-line reason
+    when there is no camera or no display, instead of opening anything."""
+    if no_display():
+        return no_display()
     import cv2
 
     cap = cv2.VideoCapture(index)

@@ -71,7 +71,9 @@ def tiny_invert_adapter(root, name: str = "invert") -> Path:
     from e2gan.engine import TrainConfig
 
     root = Path(root)
-    tiny_student("e2gan-small").save_pretrained(root / "base")
+    base = tiny_student("e2gan-small")
+    base.meta["resolution"] = 32  # the side its adapter trains at: both work at 32 px on larger frames
+    base.save_pretrained(root / "base")
     src = torch.randint(0, 256, (4, 3, 32, 32), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
     finetune(str(root / "base"), PairTensors(src, 255 - src, ["invert"] * 4), root / name,
              TrainConfig(steps=40, batch_size=4, lr=2e-2, gan_weight=0), progress=False)
