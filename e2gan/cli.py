@@ -541,15 +541,19 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, fu
 @click.option("--max-pixels", default=40_000_000, show_default=True, help="refuse uploads of more pixels (read from the header, before decoding)")
 @click.option("--max-upload-mb", default=25.0, show_default=True, help="refuse uploads of more megabytes")
 @click.option("--work-size", default=1024, show_default=True, help="edit larger photos at this long side")
+@click.option("--max-video-pixels", default=2048 * 2048, show_default=True, help="refuse clips with larger frames (read from the header)")
+@click.option("--max-video-frames", default=900, show_default=True, help="refuse clips with more frames (30 s at 30 fps)")
 @click.option("--queue-size", default=16, show_default=True, help="requests that may wait; the next one is told the queue is full")
 @click.option("--allow-any-model", is_flag=True, help="load any folder or Hub id a client names, not only the listed concepts")
-def serve(models, port, no_zoo, runtime, device, max_pixels, max_upload_mb, work_size, queue_size, allow_any_model):
+def serve(models, port, no_zoo, runtime, device, max_pixels, max_upload_mb, work_size, max_video_pixels, max_video_frames, queue_size,
+          allow_any_model):
     """A local web page to try concepts: image or webcam frame, concept, strength, before/after, video tab."""
     from e2gan.runtime.serve import Limits
     from e2gan.runtime.serve import serve as run
 
     click.echo(f"serving on http://127.0.0.1:{port} (Ctrl+C stops)")
-    run(models, port, device, runtime, zoo=not no_zoo, limits=Limits(max_pixels, max_upload_mb, work_size, queue_size, allow_any_model))
+    run(models, port, device, runtime, zoo=not no_zoo, limits=Limits(max_pixels, max_upload_mb, work_size, queue_size, allow_any_model,
+                                                                       max_video_pixels, max_video_frames))
 
 
 @cli.command("eval")

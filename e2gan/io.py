@@ -67,11 +67,13 @@ def atomic_save_image(path, image) -> None:
 
 def atomic_save_file(path, save) -> None:
     """Atomically produce ``path`` with ``save(tmp_path)`` (for libraries that write by filename)."""
-    path = Path(path)
+    path = Path(path).absolute()  # a writer that changes directory (or resolves names itself) still finds the temp file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(temp_name(path, str(os.getpid())))
     try:
         save(str(tmp))
+        if not tmp.exists():
+            raise OSError(f"{path}: the writer returned without writing its temporary file {tmp.name}; nothing was written")
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # some writers (safetensors) create 0600 files

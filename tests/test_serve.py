@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from e2gan.testing.net import free_port
+from e2gan.testing.tolerance import assert_pixels_differ
 
 # slow tier: a server subprocess and a real browser
 pytestmark = pytest.mark.slow
@@ -39,7 +40,8 @@ def server(tmp_path_factory):
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "e2gan.cli", "serve", "--port", str(port), "--model", str(root / "invert"),
-                             "--model", f"{root / 'invert'}:0.5", "--max-pixels", "1000000", "--work-size", "128", "--max-upload-mb", "1"],
+                             "--model", f"{root / 'invert'}:0.5", "--max-pixels", "1000000", "--work-size", "128", "--max-upload-mb", "1",
+                             "--max-video-pixels", "10000", "--max-video-frames", "20"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.time() + 120
@@ -147,3 +149,26 @@ def test_the_http_api_s_model_choice_and_strength_change_the_pixels_as_documente
     full, half, weighted = edit(ref, 1.0), edit(ref, 0.5), edit(f"{ref}:0.5", 1.0)
     assert_same_pixels(weighted, half, "the concept offered at weight 0.5 against the strength slider at 0.5")
     assert_pixels_differ(half, full, "strength 0.5 against 1")
+
+
+def test_the_http_api_edits_a_clip_and_refuses_one_over_the_video_caps_by_its_header(server, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    from e2gan.runtime.video import read_frames
+    from e2gan.testing.media import make_clip, probe
+
+    url, root = server
+    ref = str(root / "invert")
+    make_clip(tmp_path / "ok.mp4", frames=8, width=64, height=48, fps=12)
+    result, stats = _api(url).predict(handle_file(str(tmp_path / "ok.mp4")), ref, 1.0, api_name="/edit_clip")
+    edited = result["video"] if isinstance(result, dict) else result
+    assert probe(edited)["frames"] == 8 and "8 frames" in stats
+    before, _ = read_frames(tmp_path / "ok.mp4")
+    assert_pixels_differ(read_frames(edited)[0], before, "the served clip against its input")
+    make_clip(tmp_path / "wide.mp4", frames=4, width=128, height=96, fps=12)  # 12,288 pixels a frame: over --max-video-pixels 10000
+    with pytest.raises(AppError, match="wide.mp4: 128x96 frames .* over this server's cap of 10,000"):
+        _api(url).predict(handle_file(str(tmp_path / "wide.mp4")), ref, 1.0, api_name="/edit_clip")
+    make_clip(tmp_path / "long.mp4", frames=30, width=64, height=48, fps=12)  # over --max-video-frames 20
+    with pytest.raises(AppError, match="long.mp4: 30 frames are over this server's cap of 20"):
+        _api(url).predict(handle_file(str(tmp_path / "long.mp4")), ref, 1.0, api_name="/edit_clip")

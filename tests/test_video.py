@@ -91,3 +91,23 @@ def test_bad_video_inputs_get_one_line(model, tmp_path, monkeypatch):
     code, out = run_cli("apply", "--model", model / "ad", "--webcam")
     assert code == 2 and "no display here" in out
     assert len(out.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_a_2048_px_clip_reaches_its_final_file_through_a_relative_out(model, tmp_path, monkeypatch):
+    from e2gan.testing.cli import run_cli
+
+    make_clip(tmp_path / "big.mp4", frames=2, width=2048, height=2048, fps=12)  # above libx264's default level's frame size
+    monkeypatch.chdir(tmp_path)
+    code, out = run_cli("apply", "--model", model / "ad", "--input", "big.mp4", "--out", "edited.mp4")
+    assert code == 0, out
+    assert probe(tmp_path / "edited.mp4")["width"] == 2048 and probe(tmp_path / "edited.mp4")["frames"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.mp4", "edited.mp4"]  # no temporary file left
+
+
+def test_a_writer_that_writes_nothing_leaves_nothing(tmp_path):
+    from e2gan.io import atomic_save_file
+
+    with pytest.raises(OSError, match="without writing its temporary file"):
+        atomic_save_file(tmp_path / "out.mp4", lambda tmp: None)
+    assert list(tmp_path.iterdir()) == []

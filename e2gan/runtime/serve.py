@@ -42,6 +42,8 @@ class Limits:
     work_size: int = 1024  # a larger photo is edited at this long side
     queue_size: int = 16  # requests waiting; the next one is told the queue is full
     allow_any_model: bool = False  # load any folder or Hub id a client names, not only the listed ones
+    max_video_pixels: int = 2048 * 2048  # a clip's frame size, read from its header before a frame is decoded
+    max_video_frames: int = 900  # a clip's frames (30 s at 30 fps), from its header, and the edit stops there
 
 
 class Runners:
@@ -157,7 +159,13 @@ def build_app(choices: list[str], device: str = DEFAULT_DEVICE, runtime: str = "
             raise gr.Error("upload a video first")
         runner = runner_for(ref, strength)
         out = Path(tempfile.mkdtemp(prefix="e2gan-serve-")) / "edited.mp4"
-        stats = edit_video(runner, video, out, progress=False)
+        try:
+            stats = edit_video(runner, video, out, progress=False, max_pixels=limits.max_video_pixels, max_frames=limits.max_video_frames)
+        except ValueError as exc:
+            raise gr.Error(str(exc)) from None
+        except MemoryError:  # also av.error.MemoryError: the encoder or a frame batch did not fit
+            raise gr.Error(f"this clip did not fit in the server's memory at {limits.max_video_pixels:,} pixels per frame; "
+                           "send a smaller clip or edit it with `e2gan apply`") from None
         return str(out), f"{stats['frames']} frames at {stats['fps']:.3g} fps; edited at **{stats['achieved_fps']:.1f} FPS** (decode + edit + encode)"
 
     system = ["ui-sans-serif", "system-ui", "sans-serif"]  # no web fonts: the page works offline

@@ -44,14 +44,35 @@ def read_frames(path, limit: int | None = None) -> tuple[np.ndarray, Fraction]:
     return np.stack(frames), Fraction(rate)
 
 
-def edit_video(runner, src, dst, batch: int = 8, progress: bool = True, limit: int | None = None) -> dict:
-    """Edit every frame of ``src`` with ``runner`` into ``dst`` (written atomically). Returns counts and speed."""
+def check_video(container, src, max_pixels: int | None = None, max_frames: int | None = None) -> None:
+    """Refuse a clip by its header (frame size, frame count) before a frame is decoded: one line naming the clip,
+    its size and the cap (serve's caps; ``apply`` passes none)."""
+    vin = container.streams.video[0]
+    w, h = vin.codec_context.width, vin.codec_context.height
+    if max_pixels and w * h > max_pixels:
+        raise ValueError(f"{Path(src).name}: {w}x{h} frames ({w * h:,} pixels) are over this server's cap of {max_pixels:,} per frame; "
+                         "downscale the clip (ffmpeg -vf scale=-2:1080) or edit it with `e2gan apply --input CLIP --out OUT.mp4`")
+    frames = vin.frames or int((vin.duration or 0) * float(vin.time_base or 0) * float(vin.average_rate or 0))
+    if max_frames and frames > max_frames:
+        raise ValueError(f"{Path(src).name}: {frames} frames are over this server's cap of {max_frames}; "
+                         "trim the clip or edit it with `e2gan apply --input CLIP --out OUT.mp4`")
+
+
+def edit_video(runner, src, dst, batch: int = 8, progress: bool = True, limit: int | None = None,
+               max_pixels: int | None = None, max_frames: int | None = None) -> dict:
+    """Edit every frame of ``src`` with ``runner`` into ``dst`` (written atomically: the whole file or nothing).
+    ``max_pixels`` and ``max_frames`` refuse a clip by its header before decoding. Returns counts and speed."""
     import av
     from tqdm.auto import tqdm
 
     from e2gan.io import atomic_save_file
 
     container = _open(src)
+    try:
+        check_video(container, src, max_pixels, max_frames)
+    except ValueError:
+        container.close()
+        raise
     vin = container.streams.video[0]
     ain = container.streams.audio[0] if container.streams.audio else None
     rate = Fraction(vin.average_rate or vin.guessed_rate or 25)
@@ -87,8 +108,8 @@ def edit_video(runner, src, dst, batch: int = 8, progress: bool = True, limit: i
                     out.mux(packet)
                 continue
             for frame in packet.decode():
-                if limit and stats["frames"] + len(pending) >= limit:
-                    break
+                if (limit and stats["frames"] + len(pending) >= limit) or (max_frames and stats["frames"] + len(pending) >= max_frames):
+                    break  # a header that under-counts its frames still stops at the cap
                 pending.append(frame.to_ndarray(format="rgb24"))
                 if len(pending) >= batch:
                     flush()
