@@ -446,7 +446,7 @@ def train(data, prompt, backbone, text_encoder, config, out, overwrite, **kw):
 @click.option("--input", "inputs", default=None, type=click.Path(exists=True), help="image, folder of images, or video (.mp4, .mov, .mkv, .webm)")
 @click.option("--out", default=None, type=click.Path(), help="folder for images; a .mp4 file for a video")
 @click.option("--webcam", default=None, type=int, is_flag=False, flag_value=0, help="edit camera N live in a window, with an FPS overlay")
-@click.option("--size", default=None, type=int, help="resize the short side before editing")
+@click.option("--size", default=None, type=int, help="resize the short side before editing (photos and every frame of a video)")
 @click.option("--strength", default=1.0, show_default=True, help="LoRA strength: 0 is the base alone, 1 the adapter as trained")
 @click.option("--runtime", type=click.Choice(["auto", "torch", "onnx", "openvino", "executorch"]), default="auto", show_default=True,
               help="where frames run: torch, or an fp32 export made on the fly in ONNX Runtime, OpenVINO or ExecuTorch (XNNPACK); auto: the "
@@ -512,7 +512,7 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, fu
         return
     src = Path(inputs)
     if src.is_file() and is_video(src):
-        stats = edit_video(runner, src, out, batch)
+        stats = edit_video(runner, src, out, batch, size=size)
         size_note = "" if stats["size_kept"] else " (an odd last row or column dropped: H.264 in yuv420p needs even sides)"
         click.echo(f"{stats['frames']} frames at {stats['fps']:.3g} fps, {stats['width']}x{stats['height']}{size_note}"
                    f"{', audio copied' if stats['audio'] else ''}; edited at {stats['achieved_fps']:.1f} FPS "
@@ -540,7 +540,8 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, fu
 @click.option("--device", default=DEFAULT_DEVICE, show_default=True, help=DEVICE_HELP)
 @click.option("--max-pixels", default=40_000_000, show_default=True, help="refuse uploads of more pixels (read from the header, before decoding)")
 @click.option("--max-upload-mb", default=25.0, show_default=True, help="refuse uploads of more megabytes")
-@click.option("--work-size", default=1024, show_default=True, help="edit larger photos at this long side")
+@click.option("--work-size", default=None, type=int,
+              help="downscale larger photos to this long side first (default: edit every photo at its own size, up to --max-pixels)")
 @click.option("--max-video-pixels", default=2048 * 2048, show_default=True, help="refuse clips with larger frames (read from the header)")
 @click.option("--max-video-frames", default=900, show_default=True, help="refuse clips with more frames (30 s at 30 fps)")
 @click.option("--queue-size", default=16, show_default=True, help="requests that may wait; the next one is told the queue is full")

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from e2gan.testing.net import free_port
-from e2gan.testing.tolerance import assert_pixels_differ
+from e2gan.testing.tolerance import assert_pixels_differ, assert_same_pixels
 
 # slow tier: a server subprocess and a real browser
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def server(tmp_path_factory):
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "e2gan.cli", "serve", "--port", str(port), "--model", str(root / "invert"),
-                             "--model", f"{root / 'invert'}:0.5", "--max-pixels", "1000000", "--work-size", "128", "--max-upload-mb", "1",
+                             "--model", f"{root / 'invert'}:0.5", "--max-pixels", "1000000", "--max-upload-mb", "1",
                              "--max-video-pixels", "10000", "--max-video-frames", "20"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}/"
@@ -97,7 +97,7 @@ def _api(url):
     return Client(url, verbose=False)
 
 
-def test_the_http_api_caps_pixels_before_decoding_and_edits_large_photos_at_the_working_size(server, tmp_path):
+def test_the_http_api_caps_pixels_before_decoding_and_edits_large_photos_at_their_own_size(server, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
@@ -109,8 +109,24 @@ def test_the_http_api_caps_pixels_before_decoding_and_edits_large_photos_at_the_
     yy, xx = np.mgrid[0:600, 0:800]
     Image.fromarray(np.stack([xx % 256, yy % 256, (xx + yy) % 256], -1).astype(np.uint8)).save(tmp_path / "big.png")
     edited, status = _api(url).predict(handle_file(str(tmp_path / "big.png")), ref, 1.0, api_name="/edit_image")
-    assert Image.open(edited).size == (128, 96), "a photo over the working size is edited at it"
-    assert "downscaled from 800x600" in status
+    assert Image.open(edited).size == (800, 600), "a photo over the working size is edited at its own size"
+    assert "downscaled" not in status
+    from e2gan.runtime.runner import ConceptRunner
+    from e2gan.student import Student
+
+    photo = np.asarray(Image.open(tmp_path / "big.png").convert("RGB"))
+    want = ConceptRunner(Student.from_pretrained(root / "invert"), "invert")(photo[None])[0]  # apply's path, at its own size
+    assert_same_pixels(np.asarray(Image.open(edited).convert("RGB")), want, "serve against apply's runner at 800x600")
+
+
+def test_serve_work_size_downscales_a_larger_photo_first(tmp_path):
+    from e2gan.runtime.serve import Limits, load_bounded
+
+    Image.new("RGB", (800, 600)).save(tmp_path / "big.png")
+    arr, note = load_bounded(tmp_path / "big.png", Limits(work_size=128))
+    assert arr.shape[:2] == (96, 128) and "downscaled from 800x600" in note
+    arr, note = load_bounded(tmp_path / "big.png", Limits())
+    assert arr.shape[:2] == (600, 800) and note == ""
 
 
 def test_the_http_api_loads_only_the_listed_models_and_refuses_big_uploads(server, tmp_path):

@@ -111,3 +111,12 @@ def test_a_writer_that_writes_nothing_leaves_nothing(tmp_path):
     with pytest.raises(OSError, match="without writing its temporary file"):
         atomic_save_file(tmp_path / "out.mp4", lambda tmp: None)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_size_resizes_every_frame_of_a_video_as_it_does_a_photo(model, tmp_path):
+    from e2gan.testing.cli import run_cli
+
+    code, out = run_cli("apply", "--model", model / "ad", "--input", model / "clip.mp4", "--out", tmp_path / "small.mp4", "--size", "24")
+    assert code == 0, out
+    got = probe(tmp_path / "small.mp4")
+    assert (got["width"], got["height"], got["frames"]) == (32, 24, 16) and "32x24" in out

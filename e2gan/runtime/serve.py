@@ -3,8 +3,8 @@ from the local adapters, the zoo or the Hub, a strength slider, before and after
 latency, and a video tab that runs the same path as ``e2gan apply --input clip.mp4``.
 
 Bounded: uploads are capped in bytes (``max_upload_mb``) and, read from the header before anything is decoded, in
-pixels (``max_pixels``); a photo larger than ``work_size`` is edited at that size (long side), not at full
-resolution; the queue holds ``queue_size`` requests and answers the next one that it is full; only the listed models
+pixels (``max_pixels``); a photo is edited at its own size (the concept at its base's side, carried to the photo's
+size as ``apply`` does), or first downscaled to ``work_size`` on the long side when one is given; the queue holds ``queue_size`` requests and answers the next one that it is full; only the listed models
 load unless ``allow_any_model``."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class Limits:
 
     max_pixels: int = 40_000_000  # an upload's decoded size (width x height), read from its header first
     max_upload_mb: float = 25.0  # an upload's size in bytes
-    work_size: int = 1024  # a larger photo is edited at this long side
+    work_size: int | None = None  # a larger photo is downscaled to this long side first; None: edited at its own size
     queue_size: int = 16  # requests waiting; the next one is told the queue is full
     allow_any_model: bool = False  # load any folder or Hub id a client names, not only the listed ones
     max_video_pixels: int = 2048 * 2048  # a clip's frame size, read from its header before a frame is decoded
@@ -90,7 +90,7 @@ def load_bounded(path, limits: Limits):
     except BadImageError as exc:
         raise ValueError(f"this image cannot be edited here: {exc}") from None
     note = ""
-    if max(w, h) > limits.work_size:
+    if limits.work_size and max(w, h) > limits.work_size:
         k = limits.work_size / max(w, h)
         img = img.resize((max(8, round(w * k)), max(8, round(h * k))), Image.LANCZOS)
         note = f" (downscaled from {w}x{h}: the server edits at most {limits.work_size} px on the long side)"

@@ -59,9 +59,11 @@ def check_video(container, src, max_pixels: int | None = None, max_frames: int |
 
 
 def edit_video(runner, src, dst, batch: int = 8, progress: bool = True, limit: int | None = None,
-               max_pixels: int | None = None, max_frames: int | None = None) -> dict:
+               max_pixels: int | None = None, max_frames: int | None = None, size: int | None = None) -> dict:
     """Edit every frame of ``src`` with ``runner`` into ``dst`` (written atomically: the whole file or nothing).
-    ``max_pixels`` and ``max_frames`` refuse a clip by its header before decoding. Returns counts and speed."""
+    ``max_pixels`` and ``max_frames`` refuse a clip by its header before decoding; ``size`` resizes each frame's short
+    side first (Lanczos, as ``apply --size`` does for photos) and the video is written at that size. Returns counts
+    and speed."""
     import av
     from tqdm.auto import tqdm
 
@@ -77,6 +79,9 @@ def edit_video(runner, src, dst, batch: int = 8, progress: bool = True, limit: i
     ain = container.streams.audio[0] if container.streams.audio else None
     rate = Fraction(vin.average_rate or vin.guessed_rate or 25)
     w, h = vin.codec_context.width, vin.codec_context.height
+    if size:
+        k = size / min(w, h)
+        w, h = max(2, round(w * k)), max(2, round(h * k))
     ew, eh = w - w % 2, h - h % 2  # yuv420p needs even sides: an odd last row or column is dropped
     stats = {"frames": 0, "fps": float(rate), "width": w, "height": h, "audio": ain is not None}
 
@@ -110,7 +115,7 @@ def edit_video(runner, src, dst, batch: int = 8, progress: bool = True, limit: i
             for frame in packet.decode():
                 if (limit and stats["frames"] + len(pending) >= limit) or (max_frames and stats["frames"] + len(pending) >= max_frames):
                     break  # a header that under-counts its frames still stops at the cap
-                pending.append(frame.to_ndarray(format="rgb24"))
+                pending.append((frame.reformat(width=w, height=h, interpolation="LANCZOS") if size else frame).to_ndarray(format="rgb24"))
                 if len(pending) >= batch:
                     flush()
         if pending:
