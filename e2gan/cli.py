@@ -384,6 +384,7 @@ def finetune(base, data, prompt, preset, out, overwrite, revision, **kw):
     prepare_out(out, overwrite, reads=reads)
     base_student = _load_student(base, revision)
     _warn_unseen(base_student, prompt, "the adapter starts from a prompt the base has no prior for")
+    _warn_known(base_student, prompt)
     try:
         from e2gan.data.dataset import teacher_of
 
@@ -396,7 +397,42 @@ def finetune(base, data, prompt, preset, out, overwrite, revision, **kw):
     _echo_main(f"data: {info['data_used']} of {info['data_total']} pairs ({choices.select}); layers: {len(info['layers'])}; "
                f"ranks: {sorted(set(info['ranks'].values()))}; search: {len(info['search_trials'])} trials, {info['search_seconds']} s")
     _echo_main(f"trainable parameters: {student.meta['trainable_parameters']:,} of {student.meta['base_parameters']:,}")
+    _held_out_metrics(out, data, prompt)
     _finished(out, "an adapter", "adapter")
+
+
+def _warn_known(student, prompt: str) -> None:
+    """A note when ``prompt`` is one of the concepts the base itself was trained on: the base alone already edits it."""
+    known = {p.strip().lower() for p in student.meta.get("prompts") or []}
+    if prompt.strip().lower() in known:
+        _echo_main(f"note: {prompt!r} is one of the base's own {len(known)} training concepts: the base alone already makes this edit, "
+                   "so the adapter can only refine it; eval's verdict against the base alone says what it adds")
+
+
+def _held_out_metrics(out, data, prompt: str) -> None:
+    """When the data holds test pairs of ``prompt``: eval's measurement of the new adapter on them, printed with its two
+    verdicts and written to ``out/metrics.json``, where its card (rewritten) finds it."""
+    from e2gan.data.dataset import PairedDataset
+    from e2gan.outputs import is_main_process
+
+    if not is_main_process() or not PairedDataset(data).select([prompt], "test"):
+        _echo_main(f"held-out PSNR: not measured ({data} has no test pairs of {prompt!r}; "
+                   f"`e2gan teach --split test --out {data} ...` on photos it never trained on, then `e2gan eval`)")
+        return
+    from e2gan.evaluate import evaluate_model
+    from e2gan.files import METRICS
+    from e2gan.hub.card import write_local_card
+    from e2gan.io import atomic_write_json
+    from e2gan.student import Student
+
+    result = evaluate_model(Student.from_pretrained(out), str(out), data, [prompt], "test")
+    row, b = result["per_prompt"][prompt], result["baselines"][prompt]
+    click.echo(f"held-out PSNR: {row['psnr']:.2f} dB on {row.get('n', '?')} test pairs (the input unchanged: {b['identity']['psnr']:.2f}"
+               + (f"; the base alone: {b['base']['psnr']:.2f}" if "base" in b else "") + ")")
+    _echo_verdicts(b)
+    atomic_write_json(Path(out) / METRICS, result)
+    write_local_card(out)
+    click.echo(f"metrics: {(Path(out) / METRICS).resolve()} (the card's quality section)")
 
 
 def _default_base(data, prompt: str) -> str:

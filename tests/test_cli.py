@@ -35,6 +35,10 @@ def test_pipeline_commands(tmp_path, tiny_data):
     res = run("finetune", "--base", base, "--data", tiny_data, "--prompt", "sepia", "--steps", 3, "--batch-size", 2, "--out", ad)
     assert res.exit_code == 0, res.output
     assert "trainable parameters" in res.output and (ad / "adapter_model.safetensors").exists()
+    assert "'sepia' is one of the base's own 2 training concepts" in res.output  # the base already makes this edit
+    assert re.search(r"held-out PSNR: [\d.]+ dB on 4 test pairs \(the input unchanged: [\d.]+; the base alone: [\d.]+\)", res.output)
+    assert "returning the input unchanged" in res.output and "the base alone (what training added)" in res.output
+    assert "## Quality against the teacher" in (ad / "README.md").read_text()  # the card found finetune's metrics.json
     res = run("train", "--data", tiny_data, "--prompt", "sepia", "--set", "ngf=8", "--steps", 2, "--batch-size", 2, "--out", p2p)
     assert res.exit_code == 0, res.output
     imgs = tmp_path / "imgs"
@@ -50,6 +54,7 @@ def test_pipeline_commands(tmp_path, tiny_data):
     assert res.exit_code == 0, res.output
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert set(metrics["per_prompt"]) == {"sepia"}
+    assert json.loads((ad / "metrics.json").read_text())["per_prompt"] == metrics["per_prompt"]  # finetune measured what eval does
     from e2gan.data.dataset import load_pairs
     from e2gan.metrics.quality import psnr
     from e2gan.student import Student

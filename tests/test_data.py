@@ -160,3 +160,20 @@ def test_load_image_error_names_the_fix(tmp_path):
 def test_dataset_open_on_a_plain_folder_says_how_to_make_one(tmp_path):
     with pytest.raises(FileNotFoundError, match="e2gan teach"):
         PairedDataset(tmp_path)
+
+
+def test_teach_decodes_each_photo_once_however_many_crops(tmp_path, monkeypatch):
+    import e2gan.data.images as images
+    from e2gan.data.samples import photo_crops
+    from e2gan.teach import teach
+    from e2gan.testing.tiny import photo
+
+    for i in range(2):
+        photo(i, 80).save(tmp_path / f"p{i}.png")
+    calls = []
+    real = images.load_image
+    monkeypatch.setattr(images, "load_image", lambda p, *a, **k: calls.append(p) or real(p, *a, **k))
+    images._decoded.cache_clear()
+    crops = photo_crops(sorted(tmp_path.glob("p*.png")), 5, 32)
+    summary = teach("classic", ["sepia"], crops, tmp_path / "data", size=32, progress=False)
+    assert summary.written == 10 and len(calls) == 2, calls  # 2 photos x 5 crops: 2 decodes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import os
 import stat
@@ -170,13 +171,23 @@ class Crop:
     size: int
 
     def open(self) -> Image.Image:
-        img = load_image(self.path)
+        img = _decoded(self.path, *_stamp(self.path))  # the crops of one photo come together: decoded once, not once per crop
         w, h = img.size
         side = max(int(min(w, h) * self.side), min(self.size, w, h))
         left, top = int(self.x * (w - side + 1)), int(self.y * (h - side + 1))
         left, top = min(left, w - side), min(top, h - side)
         crop = img.crop((left, top, left + side, top + side)).resize((self.size, self.size), Image.LANCZOS)
         return crop.transpose(Image.FLIP_LEFT_RIGHT) if self.flip else crop
+
+
+def _stamp(path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_mtime_ns, st.st_size
+
+
+@functools.lru_cache(maxsize=1)  # one decoded photo held at a time: memory does not grow with the folder
+def _decoded(path, mtime_ns: int, size: int) -> Image.Image:
+    return load_image(path)
 
 
 def open_source(item):
