@@ -225,7 +225,8 @@ def photos(out, cache):
 
 @cli.command()
 @click.option("--teacher", default=DEFAULT_TEACHER, show_default=True, help="teacher plugin name (`e2gan plugins`)")
-@click.option("--prompt", "prompts", multiple=True, required=True, help="edit prompt; repeat for several concepts")
+@click.option("--prompt", "prompts", multiple=True, required=True,
+              help="edit prompt; repeat for several concepts (`e2gan concepts --teacher NAME` lists a teacher's vocabulary)")
 @click.option("--images", type=click.Path(file_okay=False), help="folder of your photos (default: photos shipped with packages, cropped)")
 @click.option("--crops", default=None, type=int,
               help="with --images: random crops (and flips) per photo, deterministic by --seed (default: one centre crop each); "

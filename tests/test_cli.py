@@ -120,3 +120,8 @@ def test_on_disk_names_are_peft_s_own():
     from e2gan import files
 
     assert (files.ADAPTER_CONFIG, files.ADAPTER_WEIGHTS) == (CONFIG_NAME, SAFETENSORS_WEIGHTS_NAME)
+
+
+def test_teach_help_points_to_the_vocabulary():
+    res = run("teach", "--help")
+    assert res.exit_code == 0 and "e2gan concepts --teacher NAME" in " ".join(res.output.split())
