@@ -831,13 +831,13 @@ def _video_flicker(student, video, prompts, frames, device, out):
 def _reads_of(model, revision=None, base=None) -> dict:
     """The folders loading ``model`` reads: the model's own and, for an adapter, its base's (what outputs must not touch)."""
     from e2gan.files import ADAPTER_META, read_adapter_meta
-    from e2gan.hub.sources import resolve
+    from e2gan.hub.sources import resolve, resolve_base
 
     folder = resolve(model, revision)
     reads = {"the model": folder}
     if (folder / ADAPTER_META).exists():
         meta = read_adapter_meta(folder)
-        reads["the model's base"] = resolve(base or meta["base"], meta.get("base_revision"))
+        reads["the model's base"] = resolve_base(model, base or meta["base"], meta.get("base_revision"), given=bool(base))
     return reads
 
 

@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from e2gan.config import DEFAULT_DEVICE
 from e2gan.data.images import u8_to_unit, unit_to_u8
 from e2gan.files import ADAPTER_META, CONFIG, VERSION, WEIGHTS, read_config  # noqa: F401  (read_config re-exported)
-from e2gan.hub.sources import commit_of, portable_ref, resolve
+from e2gan.hub.sources import commit_of, portable_ref, resolve, resolve_base
 from e2gan.inference import pick_device
 from e2gan.io import atomic_save_file, atomic_write_json
 from e2gan.registry import create_backbone, create_text_encoder
@@ -311,7 +311,7 @@ class Student:
 
             meta = read_adapter_meta(folder)
             base_ref = base or meta["base"]
-            base_folder = resolve(base_ref, meta.get("base_revision"))
+            base_folder = resolve_base(name_or_path, base_ref, meta.get("base_revision"), given=bool(base))
             if base_folder.resolve() == folder.resolve():
                 raise ValueError(f"adapter {folder} names itself as its base ({meta['base']!r}); pass the base it was trained on with --base")
             student = cls.from_pretrained(base_ref, revision=meta.get("base_revision"), device=device)

@@ -125,3 +125,17 @@ def test_on_disk_names_are_peft_s_own():
 def test_teach_help_points_to_the_vocabulary():
     res = run("teach", "--help")
     assert res.exit_code == 0 and "e2gan concepts --teacher NAME" in " ".join(res.output.split())
+
+
+def test_an_adapter_whose_base_is_gone_says_that_base_fixes_it(tmp_path):
+    from e2gan.testing.cli import run_cli
+    from e2gan.testing.tiny import tiny_invert_adapter
+
+    tiny_invert_adapter(tmp_path / "m", "ad")
+    (tmp_path / "m" / "base").rename(tmp_path / "m" / "moved")
+    photo(1, 32).save(tmp_path / "p.png")
+    code, out = run_cli("apply", "--model", tmp_path / "m" / "ad", "--input", tmp_path / "p.png", "--out", tmp_path / "o")
+    assert code == 2 and "could not be loaded" in out and "--base" in out and "--base-repo" in out and "Traceback" not in out
+    code, out = run_cli("apply", "--model", tmp_path / "m" / "ad", "--base", tmp_path / "m" / "moved", "--input", tmp_path / "p.png",
+                        "--out", tmp_path / "o")
+    assert code == 0, out

@@ -103,3 +103,16 @@ def commit_of(folder: Path) -> str | None:
     """The Hub commit a downloaded folder holds (its snapshot folder's name), or None for a local folder."""
     folder = Path(folder)
     return folder.name if folder.parent.name == "snapshots" and re.fullmatch(r"[0-9a-f]{40}", folder.name) else None
+
+
+def resolve_base(adapter, base_ref: str, revision: str | None = None, given: bool = False) -> Path:
+    """The folder of ``adapter``'s base, or an error that says how to point at it (``--base``; ``push --base-repo``
+    when publishing) unless the base was ``given`` by the user already."""
+    try:
+        return resolve(base_ref, revision)
+    except FileNotFoundError as exc:
+        if given:
+            raise
+        raise FileNotFoundError(f"adapter {adapter}'s base {base_ref!r} could not be loaded: {exc}. If the base lives under another name "
+                                "(another Hub, a local folder), pass it with --base (Python: base=...); when publishing, "
+                                "`e2gan push --base-repo ORG/NAME` records where it is") from None
