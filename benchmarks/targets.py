@@ -56,7 +56,7 @@ def rows(results: dict) -> list[tuple[str, str, bool]]:
             # the verdict is the paired one (concepts resampled), not the order of the means: the claim holds only if
             # searched minus each other arm is clearly positive (the other arm minus searched clearly negative)
             paired = [x.get("vs_reference") or {} for x in (u4, rnd)]
-            clear = all((v.get("high") if v.get("high") is not None else 0) < 0 for v in paired)
+            clear = all(v.get("high") is not None and v["high"] < 0 for v in paired)
             note = "; ".join(f"{n} minus searched {interval_text(v)}" for n, v in zip(("4x", "random"), paired) if v)
             out.append(("Rank ablation: searched ranks beat uniform 4x and random ranks (paper)",
                         f"searched {sr['psnr']:.2f} dB with {sr['trainable']:,.0f} weights; 4x {u4['psnr']:.2f} ({u4['trainable']:,.0f}); "

@@ -513,8 +513,8 @@ def apply(models, base, prompt, inputs, out, webcam, size, strength, runtime, fu
         _fail("give --input (an image, folder or video) and --out, or --webcam [N]")
     if inputs is not None and not out:
         _fail("--input needs --out (a folder for images, a .mp4 file for a video)")
-    if webcam is not None and no_display():  # before the model loads: nothing to show it in
-        _fail(no_display())
+    if webcam is not None and (why := no_display()):  # before the model loads: nothing to show it in
+        _fail(why)
     if inputs is not None and Path(inputs).is_file() and is_video(inputs) and Path(out).suffix.lower() != ".mp4":
         _fail(f"--out {out}: a video is written as H.264 in an .mp4 file; give a path ending in .mp4")
     from e2gan.outputs import guard_outputs

@@ -84,6 +84,7 @@ def edit_video(runner, src, dst, batch: int = 8, progress: bool = True, limit: i
         w, h = max(2, round(w * k)), max(2, round(h * k))
     ew, eh = w - w % 2, h - h % 2  # yuv420p needs even sides: an odd last row or column is dropped
     stats = {"frames": 0, "fps": float(rate), "width": w, "height": h, "audio": ain is not None}
+    stop = min((n for n in (limit, max_frames) if n), default=None)
 
     def write(tmp):
         out = av.open(tmp, "w", format="mp4")
@@ -113,8 +114,8 @@ def edit_video(runner, src, dst, batch: int = 8, progress: bool = True, limit: i
                     out.mux(packet)
                 continue
             for frame in packet.decode():
-                if (limit and stats["frames"] + len(pending) >= limit) or (max_frames and stats["frames"] + len(pending) >= max_frames):
-                    break  # a header that under-counts its frames still stops at the cap
+                if stop and stats["frames"] + len(pending) >= stop:
+                    break  # max_frames too: a header that under-counts its frames still stops at the cap
                 pending.append((frame.reformat(width=w, height=h, interpolation="LANCZOS") if size else frame).to_ndarray(format="rgb24"))
                 if len(pending) >= batch:
                     flush()
@@ -160,8 +161,8 @@ def no_display() -> str | None:
 def webcam(runner, index: int = 0) -> str | None:
     """A live window of the edited camera feed with an FPS overlay (q or Esc quits). Returns a one-line reason
     when there is no camera or no display, instead of opening anything."""
-    if no_display():
-        return no_display()
+    if why := no_display():
+        return why
     import cv2
 
     cap = cv2.VideoCapture(index)
